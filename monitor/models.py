@@ -1,0 +1,182 @@
+"""Small typed values the pipeline stages pass to each other.
+
+Stages never reach into each other's internals; they hand over these values::
+
+    fetch.Fetcher.get()      -> Response          (bytes + headers, or a 304)
+    extract.extract()        -> Page              (PostData found on one page/feed)
+    store.Store              <- PostData, -> StoredPost / Version / RunRecord
+    detect.decide()          -> Decision          (new / changed / unchanged + diff)
+    digest.build_digest()    -> Digest            (pure: posts + changes for a week)
+    publish.publish()        <- Digest            (files on disk)
+
+All datetimes are timezone-aware. ``date_only`` marks a date that came without
+a time ("Posted on: 2020/10/28"): it is 00:00 of that day in the configured
+time zone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+SourceType = Literal["auto", "html", "feed"]
+PageKind = Literal["html", "feed"]
+Outcome = Literal["new", "changed", "unchanged"]
+RunStatus = Literal["ok", "error", "not_modified", "skipped"]
+
+#: Fields whose edit counts as a real change of a post.
+TRACKED_FIELDS: tuple[str, ...] = ("title", "excerpt", "content", "published")
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """What the fetch stage got for one URL (after redirects)."""
+
+    url: str  # final URL after redirects
+    status: int  # 2xx or 304
+    content: bytes  # decompressed body; b"" for a 304
+    headers: Mapping[str, str]  # names lower-cased
+    elapsed: float = 0.0  # seconds
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag")
+
+    @property
+    def last_modified(self) -> str | None:
+        return self.headers.get("last-modified")
+
+
+@dataclass(frozen=True, slots=True)
+class PostData:
+    """One post as one page or feed showed it (what the extractor saw)."""
+
+    url: str  # absolute URL of the post
+    title: str  # plain text, entities decoded, curly quotes kept
+    published: dt.datetime | None = None  # tz-aware; the "Posted on" date
+    date_only: bool = False  # published had no time of day
+    excerpt: str = ""  # plain text, source line and repeated title removed
+    content: str = ""  # HTML body when the source gives one (feeds), else ""
+    author: str = ""  # from the source line, else the page's author
+    outlet: str = ""  # from the source line, "" when none
+    original_date: dt.date | None = None  # the source line's date
+    guid: str | None = None  # feed guid/id
+    wp_id: int | None = None  # WordPress post id (post-123, ?p=123, shortlink)
+    origin: Literal["page", "feed", "both"] = "page"
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """What the extractor found in one fetched document."""
+
+    kind: PageKind
+    posts: tuple[PostData, ...]
+    rule: str  # which rule matched: "hatom", "block", "text", "generic", "selectors", "rss", "atom", ...
+    next_url: str | None = None  # "Older posts" / rel=next, absolute
+    feed_url: str | None = None  # discovered <link rel=alternate> feed, absolute
+    author: str | None = None  # the page's author display name, when shown
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    field: str
+    old: str
+    new: str
+    diff: str  # human-readable word diff ("[-old-]{+new+}")
+    label: str  # e.g. "title edited", "excerpt rewritten", "date changed"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the detector says about one observed post."""
+
+    outcome: Outcome
+    changes: tuple[FieldChange, ...] = ()
+    hash: str = ""  # versioned hash of the normalized tracked fields
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPost:
+    id: int
+    source: str
+    identity: str
+    url: str
+    title: str
+    published: dt.datetime | None
+    date_only: bool
+    excerpt: str
+    content: str
+    author: str
+    outlet: str
+    original_date: dt.date | None
+    guid: str | None
+    wp_id: int | None
+    origin: str
+    hash: str
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+    last_changed: dt.datetime | None
+    versions: int
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    post_id: int
+    number: int  # 1 = first seen
+    seen_at: dt.datetime
+    title: str
+    excerpt: str
+    content: str
+    published: dt.datetime | None
+    changes: tuple[FieldChange, ...] = ()  # vs the previous version; () for the first
+
+
+@dataclass(frozen=True, slots=True)
+class SourceResult:
+    """One source's run: a value, never an exception (cf. reader's UpdateResult)."""
+
+    source: str
+    status: RunStatus
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    pages: int = 0
+    http_status: int | None = None
+    error: str | None = None  # the user-facing reason when status == "error"
+    error_type: str | None = None  # the MonitorError subclass name
+    duration: float = 0.0
+    rule: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "error"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestItem:
+    post: StoredPost
+    changes: tuple[FieldChange, ...] = ()  # for the "Updated this week" section
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    week_start: dt.datetime  # Saturday 00:00 local (for a Friday week end)
+    week_end: dt.datetime  # Friday 23:59:59.999999 local
+    site_title: str
+    title: str
+    lead: StoredPost | None
+    items: tuple[DigestItem, ...]  # new posts, lead first, then newest first
+    updated: tuple[DigestItem, ...] = ()
+    authors: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def week_ending(self) -> dt.date:
+        return self.week_end.date()

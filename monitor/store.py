@@ -1,0 +1,598 @@
+"""SQLite storage (sqlite-utils): the schema, its migrations, and every query.
+
+Nothing is ever deleted: a post that disappears from a page stays, and every
+observed version of a post is kept with when it was seen and what changed.
+
+Tables::
+
+    sources     one row per configured source: schedule and last result
+    http_cache  ETag / Last-Modified / body hash per fetched URL
+    posts       one row per (source, post identity): the latest version
+    versions    every observed version of a post (1 = first seen) + its diff
+    fetch_log   one row per source run: status, HTTP code, timings, counts, error
+    digests     one row per built week: title, lead, posts, content hash
+
+All timestamps are stored as ISO 8601 UTC text with microseconds, so they sort
+as text. Writes of one source run happen in one transaction
+(:meth:`Store.apply_run`): a crash mid-run leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from .errors import StorageError
+from .models import FieldChange, PostData, SourceResult, StoredPost, Version
+
+UTC = dt.timezone.utc
+
+migrations = Migrations("digest-monitor")
+
+
+@migrations(name="0001_initial")
+def _m0001(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE sources (
+            name TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            type TEXT NOT NULL,
+            added_at TEXT NOT NULL,
+            last_run_at TEXT,
+            last_status TEXT,
+            last_error TEXT,
+            last_error_type TEXT,
+            last_http_status INTEGER,
+            last_ok_at TEXT,
+            next_due_at TEXT,
+            failures INTEGER NOT NULL DEFAULT 0,
+            retry_after_until TEXT,
+            last_post_count INTEGER,
+            feed_url TEXT
+        );
+        CREATE TABLE http_cache (
+            url TEXT PRIMARY KEY,
+            etag TEXT,
+            last_modified TEXT,
+            body_hash TEXT,
+            checked_at TEXT
+        );
+        CREATE TABLE posts (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            identity TEXT NOT NULL,
+            url_key TEXT NOT NULL,
+            url TEXT NOT NULL,
+            title TEXT NOT NULL,
+            published TEXT,
+            date_only INTEGER NOT NULL DEFAULT 0,
+            excerpt TEXT NOT NULL DEFAULT '',
+            content TEXT NOT NULL DEFAULT '',
+            author TEXT NOT NULL DEFAULT '',
+            outlet TEXT NOT NULL DEFAULT '',
+            original_date TEXT,
+            guid TEXT,
+            wp_id INTEGER,
+            origin TEXT NOT NULL DEFAULT 'page',
+            hash TEXT NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            last_changed TEXT,
+            versions INTEGER NOT NULL DEFAULT 1,
+            UNIQUE (source, identity)
+        );
+        CREATE INDEX posts_url_key ON posts (source, url_key);
+        CREATE INDEX posts_published ON posts (published);
+        CREATE INDEX posts_last_changed ON posts (last_changed);
+        CREATE TABLE versions (
+            id INTEGER PRIMARY KEY,
+            post_id INTEGER NOT NULL REFERENCES posts(id),
+            number INTEGER NOT NULL,
+            seen_at TEXT NOT NULL,
+            title TEXT NOT NULL,
+            excerpt TEXT NOT NULL,
+            content TEXT NOT NULL,
+            published TEXT,
+            date_only INTEGER NOT NULL DEFAULT 0,
+            author TEXT NOT NULL DEFAULT '',
+            outlet TEXT NOT NULL DEFAULT '',
+            hash TEXT NOT NULL,
+            changes TEXT NOT NULL DEFAULT '[]',
+            UNIQUE (post_id, number)
+        );
+        CREATE INDEX versions_seen_at ON versions (seen_at);
+        CREATE TABLE fetch_log (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT NOT NULL,
+            duration REAL NOT NULL,
+            status TEXT NOT NULL,
+            http_status INTEGER,
+            pages INTEGER NOT NULL DEFAULT 0,
+            new INTEGER NOT NULL DEFAULT 0,
+            changed INTEGER NOT NULL DEFAULT 0,
+            unchanged INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            error_type TEXT
+        );
+        CREATE INDEX fetch_log_source ON fetch_log (source, id);
+        CREATE TABLE digests (
+            week_ending TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            lead_url TEXT,
+            post_ids TEXT NOT NULL,
+            updated_ids TEXT NOT NULL,
+            built_at TEXT NOT NULL,
+            content_hash TEXT NOT NULL
+        );
+        """
+    )
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    """A datetime as sortable UTC text (microseconds always present)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: every datetime must be timezone-aware")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def parse_iso(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def _changes_json(changes: Sequence[FieldChange]) -> str:
+    return json.dumps(
+        [{"field": c.field, "old": c.old, "new": c.new, "diff": c.diff, "label": c.label} for c in changes],
+        ensure_ascii=False,
+    )
+
+
+def _changes_from_json(text: str) -> tuple[FieldChange, ...]:
+    return tuple(FieldChange(**c) for c in json.loads(text or "[]"))
+
+
+def _post(row: dict[str, Any]) -> StoredPost:
+    return StoredPost(
+        id=row["id"],
+        source=row["source"],
+        identity=row["identity"],
+        url=row["url"],
+        title=row["title"],
+        published=parse_iso(row["published"]),
+        date_only=bool(row["date_only"]),
+        excerpt=row["excerpt"],
+        content=row["content"],
+        author=row["author"],
+        outlet=row["outlet"],
+        original_date=dt.date.fromisoformat(row["original_date"]) if row["original_date"] else None,
+        guid=row["guid"],
+        wp_id=row["wp_id"],
+        origin=row["origin"],
+        hash=row["hash"],
+        first_seen=parse_iso(row["first_seen"]),  # type: ignore[arg-type]
+        last_seen=parse_iso(row["last_seen"]),  # type: ignore[arg-type]
+        last_changed=parse_iso(row["last_changed"]),
+        versions=row["versions"],
+    )
+
+
+@dataclass(frozen=True)
+class SourceState:
+    name: str
+    url: str
+    type: str
+    last_run_at: dt.datetime | None
+    last_status: str | None
+    last_error: str | None
+    last_error_type: str | None
+    last_http_status: int | None
+    last_ok_at: dt.datetime | None
+    next_due_at: dt.datetime | None
+    failures: int
+    retry_after_until: dt.datetime | None
+    last_post_count: int | None
+    feed_url: str | None = None
+
+
+@dataclass
+class Observation:
+    """One post to write: what was seen, the stored post it matched, and the decision."""
+
+    post: PostData
+    identity: str
+    url_key: str
+    outcome: str  # new / changed / unchanged
+    hash: str
+    existing: StoredPost | None = None
+    changes: Sequence[FieldChange] = ()
+
+
+@dataclass
+class RunWrites:
+    """Everything one source run writes, applied in one transaction."""
+
+    source: str
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    result: SourceResult
+    observations: list[Observation] = field(default_factory=list)
+    http_cache: dict[str, tuple[str | None, str | None, str | None]] = field(default_factory=dict)
+    next_due_at: dt.datetime | None = None
+    failures: int = 0
+    retry_after_until: dt.datetime | None = None
+    post_count: int | None = None  # posts on the first page, when read
+    feed_url: str | None = None  # discovered author feed, when read
+
+
+def _source_state(row: dict[str, Any]) -> SourceState:
+    return SourceState(
+        name=row["name"], url=row["url"], type=row["type"],
+        last_run_at=parse_iso(row["last_run_at"]), last_status=row["last_status"],
+        last_error=row["last_error"], last_error_type=row["last_error_type"],
+        last_http_status=row["last_http_status"], last_ok_at=parse_iso(row["last_ok_at"]),
+        next_due_at=parse_iso(row["next_due_at"]), failures=row["failures"],
+        retry_after_until=parse_iso(row["retry_after_until"]), last_post_count=row["last_post_count"],
+        feed_url=row["feed_url"],
+    )
+
+
+def _wrap(e: sqlite3.Error, what: str, path: Path | str) -> StorageError:
+    msg = str(e)
+    if "locked" in msg or "busy" in msg:
+        return StorageError(f"database {path} is locked by another process (gave up waiting while {what})")
+    if "disk is full" in msg or "disk I/O" in msg:
+        return StorageError(f"cannot write the database {path}: {msg} (is the disk full?)")
+    if "readonly" in msg or "read-only" in msg:
+        return StorageError(f"cannot write the database {path}: it is read-only")
+    if "malformed" in msg or "not a database" in msg:
+        return StorageError(f"database {path} is corrupt or not a database: {msg}")
+    return StorageError(f"database error while {what}: {msg}")
+
+
+class Store:
+    """The monitor's database. Open with :meth:`open`; close when done."""
+
+    def __init__(self, db: Database, path: Path | str, busy_timeout: float = 30.0):
+        self.db = db
+        self.path = path
+        self.busy_timeout = busy_timeout
+
+    @classmethod
+    def open(cls, path: Path | str, *, busy_timeout: float = 30.0) -> "Store":
+        """Open (creating if needed) and migrate. Waits up to ``busy_timeout`` s for a lock."""
+        try:
+            if str(path) != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), timeout=busy_timeout, check_same_thread=False)
+            db = Database(conn)
+            store = cls(db, path, busy_timeout)
+            store._retry(lambda: db.execute("PRAGMA journal_mode=WAL"), "enabling WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            store._retry(lambda: migrations.apply(db), "migrating the schema")
+            return store
+        except sqlite3.Error as e:
+            raise _wrap(e, "opening", path) from e
+        except OSError as e:
+            raise StorageError(f"cannot open the database {path}: {e}") from e
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _retry(self, fn, what: str):
+        """Run ``fn``; on 'database is locked' retry with backoff until busy_timeout."""
+        deadline = time.monotonic() + self.busy_timeout
+        delay = 0.05
+        while True:
+            try:
+                return fn()
+            except sqlite3.OperationalError as e:
+                if ("locked" not in str(e) and "busy" not in str(e)) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as e:
+            raise _wrap(e, what, self.path) from e
+
+    # -- sources ---------------------------------------------------------------
+
+    def sync_sources(self, sources: Iterable[Any], now: dt.datetime) -> None:
+        """Make sure every configured source has a row (url/type kept current)."""
+        with self._errors("registering sources"), self.db.atomic():
+            for s in sources:
+                self.db.execute(
+                    "INSERT INTO sources (name, url, type, added_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(name) DO UPDATE SET url = excluded.url, type = excluded.type",
+                    [s.name, s.url, s.type, iso(now)],
+                )
+
+    def source_states(self) -> dict[str, SourceState]:
+        with self._errors("reading sources"):
+            return {r["name"]: _source_state(r) for r in self.db.query("SELECT * FROM sources ORDER BY name")}
+
+    def source_state(self, name: str) -> SourceState | None:
+        with self._errors("reading a source"):
+            rows = list(self.db.query("SELECT * FROM sources WHERE name = ?", [name]))
+        return _source_state(rows[0]) if rows else None
+
+    def set_next_due(self, name: str, when: dt.datetime) -> None:
+        with self._errors("scheduling a source"):
+            self.db.execute("UPDATE sources SET next_due_at = ? WHERE name = ?", [iso(when), name])
+
+    # -- http cache --------------------------------------------------------------
+
+    def http_cache(self, url: str) -> tuple[str | None, str | None, str | None]:
+        """(etag, last_modified, body_hash) remembered for ``url``."""
+        with self._errors("reading the HTTP cache"):
+            for r in self.db.query("SELECT etag, last_modified, body_hash FROM http_cache WHERE url = ?", [url]):
+                return r["etag"], r["last_modified"], r["body_hash"]
+        return None, None, None
+
+    # -- posts -------------------------------------------------------------------
+
+    def posts_of_source(self, source: str) -> tuple[dict[str, StoredPost], dict[str, StoredPost]]:
+        """Every stored post of a source, indexed by identity and by url_key."""
+        by_id: dict[str, StoredPost] = {}
+        by_url: dict[str, StoredPost] = {}
+        with self._errors("reading posts"):
+            for r in self.db.query("SELECT * FROM posts WHERE source = ?", [source]):
+                p = _post(r)
+                by_id[r["identity"]] = p
+                by_url.setdefault(r["url_key"], p)
+        return by_id, by_url
+
+    def count_posts(self, source: str | None = None) -> int:
+        sql, params = "SELECT count(*) AS n FROM posts", []
+        if source:
+            sql, params = sql + " WHERE source = ?", [source]
+        with self._errors("counting posts"):
+            return next(self.db.query(sql, params))["n"]
+
+    def posts(self, *, source: str | None = None, since: dt.datetime | None = None,
+              changed: bool = False) -> list[StoredPost]:
+        where, params = [], []
+        if source:
+            where.append("source = ?")
+            params.append(source)
+        if since:
+            where.append("published >= ?")
+            params.append(iso(since))
+        if changed:
+            where.append("versions > 1")
+        sql = "SELECT * FROM posts" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY published DESC, id DESC"
+        with self._errors("reading posts"):
+            return [_post(r) for r in self.db.query(sql, params)]
+
+    def posts_by_url(self, url: str, url_key: str | None = None) -> list[StoredPost]:
+        with self._errors("reading posts"):
+            rows = self.db.query(
+                "SELECT * FROM posts WHERE url = ? OR url_key = ? ORDER BY id", [url, url_key or url]
+            )
+            return [_post(r) for r in rows]
+
+    def post(self, post_id: int) -> StoredPost | None:
+        with self._errors("reading a post"):
+            rows = list(self.db.query("SELECT * FROM posts WHERE id = ?", [post_id]))
+        return _post(rows[0]) if rows else None
+
+    def posts_published_between(self, start: dt.datetime, end: dt.datetime) -> list[StoredPost]:
+        """Posts whose published instant is in [start, end)."""
+        with self._errors("reading posts"):
+            rows = self.db.query(
+                "SELECT * FROM posts WHERE published >= ? AND published < ? ORDER BY published DESC, id ASC",
+                [iso(start), iso(end)],
+            )
+            return [_post(r) for r in rows]
+
+    def changes_between(self, start: dt.datetime, end: dt.datetime) -> list[tuple[StoredPost, Version]]:
+        """Versions > 1 seen in [start, end), with their post, oldest first."""
+        with self._errors("reading versions"):
+            rows = list(self.db.query(
+                "SELECT v.*, v.id AS version_id FROM versions v WHERE v.number > 1 "
+                "AND v.seen_at >= ? AND v.seen_at < ? ORDER BY v.seen_at, v.id",
+                [iso(start), iso(end)],
+            ))
+            out = []
+            cache: dict[int, StoredPost] = {}
+            for r in rows:
+                pid = r["post_id"]
+                if pid not in cache:
+                    cache[pid] = self.post(pid)  # type: ignore[assignment]
+                out.append((cache[pid], _version(r)))
+            return out
+
+    def versions(self, post_id: int) -> list[Version]:
+        with self._errors("reading versions"):
+            return [_version(r) for r in self.db.query(
+                "SELECT * FROM versions WHERE post_id = ? ORDER BY number", [post_id])]
+
+    def first_published(self) -> dt.datetime | None:
+        with self._errors("reading posts"):
+            r = next(self.db.query("SELECT min(published) AS m FROM posts"))
+        return parse_iso(r["m"])
+
+    def last_published(self) -> dt.datetime | None:
+        with self._errors("reading posts"):
+            r = next(self.db.query("SELECT max(published) AS m FROM posts"))
+        return parse_iso(r["m"])
+
+    # -- one source run, one transaction -------------------------------------------
+
+    def apply_run(self, w: RunWrites) -> None:
+        """Write everything of one source run atomically (or nothing)."""
+        now = iso(w.finished_at)
+        r = w.result
+        with self._errors(f"storing the run of {w.source}"):
+            self._retry(lambda: self._apply_run(w, now, r), f"storing the run of {w.source}")
+
+    def _apply_run(self, w: RunWrites, now: str | None, r: SourceResult) -> None:
+        db = self.db
+        with db.atomic():
+            for o in w.observations:
+                self._write_observation(w.source, o, now)
+            for url, (etag, last_modified, body_hash) in w.http_cache.items():
+                db.execute(
+                    "INSERT INTO http_cache (url, etag, last_modified, body_hash, checked_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET etag = excluded.etag, "
+                    "last_modified = excluded.last_modified, body_hash = excluded.body_hash, "
+                    "checked_at = excluded.checked_at",
+                    [url, etag, last_modified, body_hash, now],
+                )
+            db.execute(
+                "INSERT INTO fetch_log (source, started_at, finished_at, duration, status, http_status, "
+                "pages, new, changed, unchanged, error, error_type) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [w.source, iso(w.started_at), now, r.duration, r.status, r.http_status, r.pages,
+                 r.new, r.changed, r.unchanged, r.error, r.error_type],
+            )
+            ok = r.status != "error"
+            db.execute(
+                "UPDATE sources SET last_run_at = ?, last_status = ?, last_error = ?, last_error_type = ?, "
+                "last_http_status = ?, last_ok_at = CASE WHEN ? THEN ? ELSE last_ok_at END, "
+                "next_due_at = ?, failures = ?, retry_after_until = ?, "
+                "last_post_count = COALESCE(?, last_post_count), feed_url = COALESCE(?, feed_url) WHERE name = ?",
+                [now, r.status, r.error, r.error_type, r.http_status, ok, now, iso(w.next_due_at),
+                 w.failures, iso(w.retry_after_until), w.post_count, w.feed_url, w.source],
+            )
+
+    def _write_observation(self, source: str, o: Observation, now: str | None) -> None:
+        p, db = o.post, self.db
+        published = iso(p.published)
+        original = p.original_date.isoformat() if p.original_date else None
+        if o.outcome == "new":
+            cur = db.execute(
+                "INSERT INTO posts (source, identity, url_key, url, title, published, date_only, excerpt, "
+                "content, author, outlet, original_date, guid, wp_id, origin, hash, first_seen, last_seen, "
+                "last_changed, versions) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,1)",
+                [source, o.identity, o.url_key, p.url, p.title,
+                 published, int(p.date_only), p.excerpt, p.content, p.author, p.outlet, original, p.guid,
+                 p.wp_id, p.origin, o.hash, now, now],
+            )
+            self._insert_version(cur.lastrowid, 1, now, p, o.hash, ())
+            return
+        e = o.existing
+        assert e is not None
+        if o.outcome == "unchanged":
+            # fill in what this observation adds without it being an edit (e.g. feed content first seen)
+            db.execute(
+                "UPDATE posts SET last_seen = ?, url = ?, "
+                "content = CASE WHEN content = '' THEN ? ELSE content END, "
+                "excerpt = CASE WHEN excerpt = '' THEN ? ELSE excerpt END, "
+                "guid = COALESCE(guid, ?), wp_id = COALESCE(wp_id, ?), "
+                "origin = CASE WHEN origin != ? THEN 'both' ELSE origin END WHERE id = ?",
+                [now, p.url or e.url, p.content, p.excerpt, p.guid, p.wp_id, p.origin, e.id],
+            )
+            return
+        # changed: keep unobserved fields as they were, store the new version
+        merged = {
+            "title": p.title or e.title,
+            "excerpt": p.excerpt if (p.excerpt and not (p.origin == "feed" and e.origin in ("page", "both")))
+            else e.excerpt,
+            "content": p.content or e.content,
+            "published": published if p.published else iso(e.published),
+            "date_only": int(p.date_only) if p.published else int(e.date_only),
+        }
+        number = e.versions + 1
+        db.execute(
+            "UPDATE posts SET url = ?, title = ?, excerpt = ?, content = ?, published = ?, date_only = ?, "
+            "author = CASE WHEN ? != '' THEN ? ELSE author END, "
+            "outlet = CASE WHEN ? != '' THEN ? ELSE outlet END, hash = ?, last_seen = ?, last_changed = ?, "
+            "versions = ?, guid = COALESCE(guid, ?), wp_id = COALESCE(wp_id, ?) WHERE id = ?",
+            [p.url or e.url, merged["title"], merged["excerpt"], merged["content"], merged["published"],
+             merged["date_only"], p.author, p.author, p.outlet, p.outlet, o.hash, now, now, number,
+             p.guid, p.wp_id, e.id],
+        )
+        self._insert_version_raw(e.id, number, now, merged, p.author or e.author, p.outlet or e.outlet,
+                                 o.hash, o.changes)
+
+    def _insert_version(self, post_id: int | None, number: int, now: str | None, p: PostData, h: str,
+                        changes: Sequence[FieldChange]) -> None:
+        self._insert_version_raw(
+            post_id, number, now,
+            {"title": p.title, "excerpt": p.excerpt, "content": p.content, "published": iso(p.published),
+             "date_only": int(p.date_only)},
+            p.author, p.outlet, h, changes,
+        )
+
+    def _insert_version_raw(self, post_id, number, now, f, author, outlet, h, changes) -> None:
+        self.db.execute(
+            "INSERT INTO versions (post_id, number, seen_at, title, excerpt, content, published, date_only, "
+            "author, outlet, hash, changes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [post_id, number, now, f["title"], f["excerpt"], f["content"], f["published"], f["date_only"],
+             author, outlet, h, _changes_json(changes)],
+        )
+
+    # -- runs and digests --------------------------------------------------------------
+
+    def fetch_log(self, source: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        sql, params = "SELECT * FROM fetch_log", []
+        if source:
+            sql, params = sql + " WHERE source = ?", [source]
+        with self._errors("reading the fetch log"):
+            return list(self.db.query(sql + " ORDER BY id DESC LIMIT ?", [*params, limit]))
+
+    def record_digest(self, week_ending: dt.date, title: str, lead_url: str | None, post_ids: Sequence[int],
+                      updated_ids: Sequence[int], built_at: dt.datetime, content_hash: str) -> bool:
+        """Record a built digest. Returns False (and writes nothing) when the same content is recorded."""
+        with self._errors("recording a digest"):
+            rows = list(self.db.query("SELECT content_hash FROM digests WHERE week_ending = ?",
+                                      [week_ending.isoformat()]))
+            if rows and rows[0]["content_hash"] == content_hash:
+                return False
+            with self.db.atomic():
+                self.db.execute(
+                    "INSERT INTO digests (week_ending, title, lead_url, post_ids, updated_ids, built_at, "
+                    "content_hash) VALUES (?,?,?,?,?,?,?) ON CONFLICT(week_ending) DO UPDATE SET "
+                    "title = excluded.title, lead_url = excluded.lead_url, post_ids = excluded.post_ids, "
+                    "updated_ids = excluded.updated_ids, built_at = excluded.built_at, "
+                    "content_hash = excluded.content_hash",
+                    [week_ending.isoformat(), title, lead_url, json.dumps(list(post_ids)),
+                     json.dumps(list(updated_ids)), iso(built_at), content_hash],
+                )
+            return True
+
+    def digests(self) -> list[dict[str, Any]]:
+        with self._errors("reading digests"):
+            return list(self.db.query("SELECT * FROM digests ORDER BY week_ending DESC"))
+
+    def digest_record(self, week_ending: dt.date) -> dict[str, Any] | None:
+        with self._errors("reading digests"):
+            rows = list(self.db.query("SELECT * FROM digests WHERE week_ending = ?", [week_ending.isoformat()]))
+        return rows[0] if rows else None
+
+    def integrity_check(self) -> str:
+        with self._errors("checking integrity"):
+            return next(self.db.query("PRAGMA integrity_check"))["integrity_check"]
+
+
+def _version(r: dict[str, Any]) -> Version:
+    return Version(
+        post_id=r["post_id"], number=r["number"], seen_at=parse_iso(r["seen_at"]),  # type: ignore[arg-type]
+        title=r["title"], excerpt=r["excerpt"], content=r["content"], published=parse_iso(r["published"]),
+        changes=_changes_from_json(r["changes"]),
+    )

@@ -1,0 +1,142 @@
+"""Storage against real SQLite files: versions kept, one transaction per run."""
+
+import datetime as dt
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from monitor.config import SourceConfig
+from monitor.detect import decide
+from monitor.errors import StorageError
+from monitor.models import PostData, SourceResult
+from monitor.store import Observation, RunWrites, Store
+
+TZ = ZoneInfo("Europe/London")
+UTC = dt.timezone.utc
+T0 = dt.datetime(2020, 10, 29, 12, tzinfo=UTC)
+
+
+def post(n, **kw):
+    base = dict(url=f"http://site/p/{n}/", title=f"Post {n}", published=dt.datetime(2020, 10, 20 + n, tzinfo=TZ),
+                date_only=True, excerpt=f"Excerpt of post {n}.", author="A", outlet="O", wp_id=n)
+    base.update(kw)
+    return PostData(**base)
+
+
+def run(store, posts, now, source="s"):
+    by_id, by_url = store.posts_of_source(source)
+    obs = []
+    for p in posts:
+        identity, key = f"wp:site:{p.wp_id}", p.url
+        existing = by_id.get(identity) or by_url.get(key)
+        d = decide(existing, p, tz=TZ)
+        obs.append(Observation(p, identity, key, d.outcome, d.hash, existing, d.changes))
+    counts = {k: sum(o.outcome == k for o in obs) for k in ("new", "changed", "unchanged")}
+    w = RunWrites(source, now, now, SourceResult(source, "ok", **counts), obs,
+                  http_cache={"http://site/": ('"e1"', None, "h")}, next_due_at=now + dt.timedelta(hours=1),
+                  post_count=len(posts))
+    store.apply_run(w)
+    return counts
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store.open(tmp_path / "m.db")
+    s.sync_sources([SourceConfig(name="s", url="http://site/")], T0)
+    yield s
+    s.close()
+
+
+def test_new_then_unchanged_then_changed_keeps_every_version(store, tmp_path):
+    assert run(store, [post(1), post(2)], T0) == {"new": 2, "changed": 0, "unchanged": 0}
+    assert run(store, [post(1), post(2)], T0 + dt.timedelta(hours=1)) == {"new": 0, "changed": 0, "unchanged": 2}
+    later = T0 + dt.timedelta(hours=2)
+    assert run(store, [post(1, title="Post one, edited"), post(2)], later)["changed"] == 1
+    p = store.posts_by_url("http://site/p/1/")[0]
+    assert p.title == "Post one, edited" and p.versions == 2 and p.last_changed == later
+    assert p.first_seen == T0
+    versions = store.versions(p.id)
+    assert [v.title for v in versions] == ["Post 1", "Post one, edited"]
+    assert versions[1].changes[0].label == "title edited" and versions[1].changes[0].old == "Post 1"
+    assert store.count_posts() == 2
+    assert [(pp.title, v.number) for pp, v in store.changes_between(T0, later + dt.timedelta(1))] == [
+        ("Post one, edited", 2)]
+    assert store.http_cache("http://site/") == ('"e1"', None, "h")
+    log = store.fetch_log("s")
+    assert len(log) == 3 and log[0]["changed"] == 1
+    state = store.source_state("s")
+    assert state.last_status == "ok" and state.last_post_count == 2
+
+
+def test_a_post_that_disappears_is_never_deleted(store):
+    run(store, [post(1), post(2)], T0)
+    run(store, [post(2)], T0 + dt.timedelta(hours=1))
+    assert store.count_posts("s") == 2
+
+
+def test_crash_mid_run_leaves_database_as_before(store, monkeypatch):
+    run(store, [post(1)], T0)
+    before = [(p.title, p.versions) for p in store.posts()]
+    real = store._write_observation
+    calls = {"n": 0}
+
+    def explode(*a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("power cut")
+        return real(*a, **kw)
+
+    monkeypatch.setattr(store, "_write_observation", explode)
+    with pytest.raises(RuntimeError):
+        run(store, [post(1, title="changed"), post(2), post(3)], T0 + dt.timedelta(hours=1))
+    assert [(p.title, p.versions) for p in store.posts()] == before
+    assert len(store.fetch_log()) == 1
+    assert store.integrity_check() == "ok"
+
+
+def test_locked_database_waits_then_clear_error(tmp_path):
+    path = tmp_path / "m.db"
+    Store.open(path).close()
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sqlite3, time, sys
+        c = sqlite3.connect({str(path)!r}, isolation_level=None)
+        c.execute("BEGIN EXCLUSIVE")
+        print("locked", flush=True)
+        time.sleep(3)
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(StorageError, match="locked by another process"):
+            st = Store.open(path, busy_timeout=0.5)
+            st.sync_sources([SourceConfig(name="s", url="http://site/")], T0)
+    finally:
+        holder.wait(timeout=10)
+    # once released, the same call works: waiting long enough succeeds
+    st = Store.open(path, busy_timeout=5)
+    st.sync_sources([SourceConfig(name="s", url="http://site/")], T0)
+    assert st.source_state("s") is not None
+
+
+def test_migrations_are_idempotent_and_wal(tmp_path):
+    path = tmp_path / "m.db"
+    Store.open(path).close()
+    s = Store.open(path)
+    assert next(s.db.query("PRAGMA journal_mode"))["journal_mode"] == "wal"
+    assert [r["name"] for r in s.db.query("SELECT name FROM _sqlite_migrations")] == ["0001_initial"]
+    s.close()
+
+
+def test_naive_datetimes_are_refused(store):
+    with pytest.raises(ValueError, match="naive"):
+        run(store, [post(1, published=dt.datetime(2020, 1, 1))], T0)
+
+
+def test_unreadable_database_is_a_storage_error(tmp_path):
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StorageError, match="corrupt or not a database"):
+        Store.open(bad)
