@@ -1,0 +1,607 @@
+"""The weekly digest, as data and text — a pure module (no I/O, no clock).
+
+::
+
+    week_window(day)               -> [Saturday 00:00, next Saturday 00:00) local, tz-aware
+    build_digest(week, posts, changes, ...) -> Digest | None
+        the week's posts (by "Posted on"), deduped, newest first, lead first;
+        posts first seen before the week whose tracked fields changed in it
+    present(digest, ...)           -> DigestView   every line of the house style, as text
+    render_text(view)              -> str          the digest as plain text
+
+Everything a template or a feed shows comes out of :func:`present` already
+cleaned (:func:`clean_text`): control characters and code points that are not
+allowed in XML are gone, so no input can make a page or a feed invalid.
+Escaping is the templates' job (autoescape), sanitizing HTML is
+:mod:`monitor.publish`'s.
+
+House style (``shared/weekly-digest-style.md`` section 2)::
+
+    {lead} – {site} Weekly Digest – {Mon DD, YYYY}
+    {site}, {Month DD YYYY}:… {lead excerpt}
+    This week: 5 posts from 2 authors (Oct 10 – Oct 16, 2020).
+    ++ {Title}
+    {author}, {outlet}, {Month DD YYYY}:… {excerpt, ≤ 55 words, " …" when cut}
+    Read more → {post URL}
+    Updated this week:
+    {site} Weekly Digest · week ending {Mon DD, YYYY} · {N} posts · {A} authors
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+from .models import Digest, DigestItem, FieldChange, StoredPost, Version
+
+__all__ = [
+    "DIGEST_TITLE_RE",
+    "EXCERPT_WORDS",
+    "MONTHS",
+    "DigestView",
+    "GroupView",
+    "ItemView",
+    "UpdatedView",
+    "build_digest",
+    "change_labels",
+    "clean_line",
+    "clean_text",
+    "counts_line",
+    "diff_segments",
+    "digest_guid",
+    "digest_title",
+    "display_author",
+    "footer_line",
+    "format_day",
+    "format_mon",
+    "intro_line",
+    "is_digest_title",
+    "item_line",
+    "last_complete_week_ending",
+    "post_day",
+    "post_excerpt",
+    "present",
+    "render_text",
+    "safe_url",
+    "site_slug",
+    "source_head",
+    "strip_digest_suffix",
+    "truncate_words",
+    "url_key",
+    "week_ending_for",
+    "week_ending_of",
+    "week_window",
+    "weeks_between",
+    "weeks_with_posts",
+]
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+          "October", "November", "December")
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+EN_DASH = "\u2013"
+ELLIPSIS = "\u2026"
+#: Longest excerpt shown for an item, in words.
+EXCERPT_WORDS = 55
+
+#: A digest title, with or without a lead (style doc, section 2).
+DIGEST_TITLE_RE = re.compile(
+    r"^(?:(?P<lead>.+?)\s+[–-]\s+)?(?P<site>.+?),?\s+Weekly Digest\s*[–-]\s*"
+    r"(?:\d+|[A-Z][a-z]+\.?\s+\d{1,2},\s+\d{4})\s*$"
+)
+
+# -- text hygiene -------------------------------------------------------------------------------
+
+# C0 controls but tab/newline/CR, DEL, C1 controls, lone surrogates and Unicode noncharacters:
+# invalid in XML 1.0 or an error for the HTML parser. Stripped from every text we publish.
+_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+_ASTRAL_NONCHARS = re.compile("[" + "".join(f"\\U{p:04x}fffe\\U{p:04x}ffff" for p in range(1, 17)) + "]")
+
+
+def clean_text(text: str | None) -> str:
+    """``text`` without the code points no HTML page or XML feed may carry (NFC-normalized)."""
+    if not text:
+        return ""
+    if text.isascii():
+        return text if text.isprintable() else _INVALID.sub("", text)
+    text = _INVALID.sub("", text)
+    if _ASTRAL.search(text):
+        text = _ASTRAL_NONCHARS.sub("", text)
+    return unicodedata.normalize("NFC", text)
+
+
+def clean_line(text: str | None) -> str:
+    """:func:`clean_text` on one line: whitespace runs (NBSP too) collapsed to one space, ends trimmed."""
+    return " ".join(clean_text(text).split())
+
+
+_PCT_BAD = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_URL_OK = re.compile(r"(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*")
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) URL fit for ``href`` (spaces and non-ASCII escaped), or None (``javascript:`` …)."""
+    url = clean_line(url)
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    if _URL_OK.fullmatch(url):  # the common case: nothing to escape
+        return url
+    return quote(_PCT_BAD.sub("%25", url), safe=":/?#[]@!$&'()*+,;=%~")
+
+
+def site_slug(site_title: str) -> str:
+    """``Iran Interlink`` -> ``iran-interlink`` (ASCII, lower case, hyphens)."""
+    s = unicodedata.normalize("NFKD", clean_line(site_title)).encode("ascii", "ignore").decode("ascii")
+    s = re.sub(r"[^a-z0-9]+", "-", s.lower()).strip("-")
+    return s or "site"
+
+
+def truncate_words(text: str, limit: int = EXCERPT_WORDS) -> str:
+    """At most ``limit`` words; `` …`` appended when something was cut."""
+    words = clean_line(text).split(" ")
+    if len(words) <= limit:
+        return " ".join(w for w in words if w)
+    return " ".join(words[:limit]).rstrip(",;:") + " " + ELLIPSIS
+
+
+# -- dates ------------------------------------------------------------------------------------
+
+
+def format_mon(day: dt.date) -> str:
+    """``Oct 16, 2020`` (English 3-letter month, zero-padded day)."""
+    return f"{MONTHS[day.month - 1][:3]} {day.day:02d}, {day.year}"
+
+
+def format_day(day: dt.date) -> str:
+    """``October 16 2020`` (full month, zero-padded day, no comma: the site's source lines)."""
+    return f"{MONTHS[day.month - 1]} {day.day:02d} {day.year}"
+
+
+def _weekday(week_ends_on: str | int) -> int:
+    if isinstance(week_ends_on, int):
+        return week_ends_on % 7
+    try:
+        return WEEKDAYS.index(week_ends_on.strip().lower())
+    except ValueError:
+        raise ValueError(f"not a weekday name: {week_ends_on!r}") from None
+
+
+def week_ending_of(day: dt.date, week_ends_on: str | int = "friday") -> dt.date:
+    """The last day of the week that contains ``day`` (``day`` itself on the week-end weekday)."""
+    return day + dt.timedelta(days=(_weekday(week_ends_on) - day.weekday()) % 7)
+
+
+def week_window(day: dt.date, week_ends_on: str | int = "friday",
+                tz: dt.tzinfo = dt.UTC) -> tuple[dt.datetime, dt.datetime]:
+    """``[start, end)`` of the week containing ``day``: local midnights, tz-aware, end exclusive.
+
+    For a Friday week end: the Saturday 00:00 before to the next Saturday 00:00.
+    """
+    last = week_ending_of(day, week_ends_on)
+    start = dt.datetime.combine(last - dt.timedelta(days=6), dt.time(0), tzinfo=tz)
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
+    return start, end
+
+
+def week_ending_for(instant: dt.datetime, week_ends_on: str | int = "friday",
+                    tz: dt.tzinfo = dt.UTC) -> dt.date:
+    """The week-ending date of the week an instant falls in (local calendar of ``tz``)."""
+    if instant.tzinfo is None:
+        raise ValueError(f"naive datetime {instant!r}")
+    return week_ending_of(instant.astimezone(tz).date(), week_ends_on)
+
+
+def last_complete_week_ending(now: dt.datetime, week_ends_on: str | int = "friday",
+                              tz: dt.tzinfo = dt.UTC) -> dt.date:
+    """The week-ending date of the last week that is over at ``now``."""
+    return week_ending_for(now, week_ends_on, tz) - dt.timedelta(days=7)
+
+
+def weeks_with_posts(posts: Iterable[StoredPost | dt.datetime | None], week_ends_on: str | int = "friday",
+                     tz: dt.tzinfo = dt.UTC) -> list[dt.date]:
+    """Sorted week-ending dates of the weeks that hold at least one of ``posts`` (by published)."""
+    weeks: set[dt.date] = set()
+    for p in posts:
+        when = p.published if isinstance(p, StoredPost) else p
+        if when is not None:
+            weeks.add(week_ending_for(when, week_ends_on, tz))
+    return sorted(weeks)
+
+
+def weeks_between(first: dt.date, last: dt.date, week_ends_on: str | int = "friday") -> list[dt.date]:
+    """Every week-ending date from the week of ``first`` to the week of ``last``, oldest first."""
+    a, b = week_ending_of(first, week_ends_on), week_ending_of(last, week_ends_on)
+    return [a + dt.timedelta(days=7 * i) for i in range(max(0, (b - a).days // 7 + 1))]
+
+
+# -- titles -------------------------------------------------------------------------------------
+
+
+def is_digest_title(title: str) -> bool:
+    """True for ``… – Iran Interlink Weekly Digest – Oct 16, 2020`` and its older forms."""
+    return bool(DIGEST_TITLE_RE.match(clean_line(title)))
+
+
+def strip_digest_suffix(title: str) -> str:
+    """The lead of a digest title (``""`` when it has none); other titles unchanged."""
+    title = clean_line(title)
+    m = DIGEST_TITLE_RE.match(title)
+    if not m:
+        return title
+    return (m.group("lead") or "").strip()
+
+
+def digest_title(lead: str | None, site_title: str, week_ending: dt.date) -> str:
+    """``{lead} – {site} Weekly Digest – {Mon DD, YYYY}``; a lead never nests a digest title."""
+    site = clean_line(site_title)
+    lead_text = strip_digest_suffix(lead or "")
+    tail = f"{site} Weekly Digest {EN_DASH} {format_mon(week_ending)}"
+    return f"{lead_text} {EN_DASH} {tail}" if lead_text else tail
+
+
+def digest_guid(site_title: str, week_ending: dt.date) -> str:
+    """Stable, non-permalink id of a week's digest: ``iran-interlink-weekly-digest-2020-10-16``."""
+    return f"{site_slug(site_title)}-weekly-digest-{week_ending.isoformat()}"
+
+
+# -- selection ------------------------------------------------------------------------------------
+
+
+def url_key(url: str) -> str:
+    """A URL reduced for "is this the same post": no scheme, www., fragment or trailing slash."""
+    u = clean_line(url).lower().split("#", 1)[0]
+    u = re.sub(r"^[a-z][a-z0-9+.-]*://", "", u)
+    u = u.removeprefix("www.")
+    return u.rstrip("/")
+
+
+def _dedupe_keys(post: StoredPost) -> tuple[str, ...]:
+    keys = [f"id:{post.identity}"] if post.identity else []
+    if post.url:
+        keys.append(f"url:{url_key(post.url)}")
+    return tuple(keys) or (f"pk:{post.id}",)
+
+
+def display_author(post: StoredPost) -> str:
+    """Who wrote it: the source line's author, else the outlet (never empty commas)."""
+    return _part(post.author) or _part(post.outlet)
+
+
+def _part(text: str) -> str:
+    """One part of a source line: no doubled or trailing commas, single spaces."""
+    s = re.sub(r"\s*,(?:\s*,)+", ",", clean_line(text))
+    return s.strip(" ,;:")
+
+
+def build_digest(
+    week_ending: dt.date,
+    posts: Sequence[StoredPost],
+    changes: Sequence[tuple[StoredPost, Version]],
+    *,
+    site_title: str,
+    tz: dt.tzinfo,
+    week_ends_on: str | int = "friday",
+    lead_url: str | None = None,
+    empty_weeks: bool = False,
+) -> Digest | None:
+    """The digest of the week that ends on (or contains) ``week_ending``, or None for a quiet week.
+
+    ``posts`` may hold more than the week: only those published in the week are
+    taken (a backfilled post counts in the week of its "Posted on" date). The
+    same post stored under two sources (same identity or URL) is kept once, the
+    first one (oldest stored). Items are newest first, ties in page order, the
+    lead first. ``changes`` are ``(post, version)`` pairs (``store.changes_between``);
+    a post first seen before the week whose version > 1 was seen in the week is
+    listed under "Updated this week".
+
+    The lead is the post at ``lead_url`` when that is a post of the week, else
+    the newest post that is not itself a digest, else the newest post (its
+    digest suffix stripped from the title). None is returned when the week has
+    neither new nor updated posts, unless ``empty_weeks``.
+    """
+    start, end = week_window(week_ending, week_ends_on, tz)
+    last_day = (end - dt.timedelta(days=1)).date()
+
+    in_week = [p for p in posts if p.published is not None and start <= p.published < end]
+    in_week.sort(key=lambda p: p.id)
+    in_week.sort(key=lambda p: p.published, reverse=True)  # type: ignore[arg-type,return-value]
+    seen: set[str] = set()
+    items: list[StoredPost] = []
+    for p in in_week:
+        keys = _dedupe_keys(p)
+        if any(k in seen for k in keys):
+            continue
+        seen.update(keys)
+        items.append(p)
+
+    lead: StoredPost | None = None
+    if lead_url:
+        want = url_key(lead_url)
+        lead = next((p for p in items if p.url and url_key(p.url) == want), None)
+    if lead is None:
+        lead = next((p for p in items if not is_digest_title(p.title)), items[0] if items else None)
+    if lead is not None:
+        items.remove(lead)
+        items.insert(0, lead)
+
+    # -- updated this week: first seen before the week, a new version seen during it
+    updated_order: list[str] = []
+    updated: dict[str, tuple[StoredPost, list[FieldChange], dt.datetime]] = {}
+    alias: dict[str, str] = {}
+    for post, version in sorted(changes, key=lambda pv: (pv[1].seen_at, pv[0].id, pv[1].number)):
+        if version.number <= 1 or not (start <= version.seen_at < end) or post.first_seen >= start:
+            continue
+        keys = _dedupe_keys(post)
+        key = next((alias[k] for k in keys if k in alias), keys[0])
+        for k in keys:
+            alias.setdefault(k, key)
+        if key not in updated:
+            updated[key] = (post, [], version.seen_at)
+            updated_order.append(key)
+        kept, fields, last = updated[key]
+        fields.extend(version.changes)
+        updated[key] = (kept, fields, max(last, version.seen_at))
+    upd_keys = sorted(updated_order, key=lambda k: updated[k][0].id)
+    upd_keys.sort(key=lambda k: updated[k][2], reverse=True)
+
+    if not items and not upd_keys and not empty_weeks:
+        return None
+
+    authors: list[str] = []
+    seen_authors: set[str] = set()
+    for p in items:
+        a = display_author(p)
+        if a and a.casefold() not in seen_authors:
+            seen_authors.add(a.casefold())
+            authors.append(a)
+
+    return Digest(
+        week_start=start,
+        week_end=end - dt.timedelta(microseconds=1),
+        site_title=clean_line(site_title),
+        title=digest_title(lead.title if lead else None, site_title, last_day),
+        lead=lead,
+        items=tuple(DigestItem(p) for p in items),
+        updated=tuple(DigestItem(updated[k][0], tuple(updated[k][1])) for k in upd_keys),
+        authors=tuple(authors),
+    )
+
+
+# -- lines of text ----------------------------------------------------------------------------------
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _strip_repeated_title(excerpt: str, title: str) -> str:
+    """Drop the title repeated as link text at the end of a captured excerpt."""
+    t = clean_line(title).rstrip(" .")
+    e = excerpt.rstrip(" .")
+    if t and len(e) > len(t) and e.casefold().endswith(t.casefold()):
+        return e[: -len(t)].rstrip()
+    return excerpt
+
+
+def post_excerpt(post: StoredPost) -> str:
+    """The post's excerpt, cleaned, without a repeated title, at most 55 words."""
+    return truncate_words(_strip_repeated_title(clean_line(post.excerpt), post.title))
+
+
+def post_day(post: StoredPost, tz: dt.tzinfo) -> dt.date | None:
+    """The date an item line shows: the source line's date, else the local "Posted on" date."""
+    if post.original_date is not None:
+        return post.original_date
+    return post.published.astimezone(tz).date() if post.published else None
+
+
+def source_head(post: StoredPost, tz: dt.tzinfo) -> str:
+    """``{author}, {outlet}, {Month DD YYYY}``: no empty part, no ``,,``, author once if = outlet."""
+    author, outlet = _part(post.author), _part(post.outlet)
+    parts = [author]
+    if outlet and outlet.casefold() != author.casefold():
+        parts.append(outlet)
+    day = post_day(post, tz)
+    if day is not None:
+        parts.append(format_day(day))
+    return ", ".join(p for p in parts if p)
+
+
+def item_line(post: StoredPost, tz: dt.tzinfo) -> str:
+    """``{author}, {outlet}, {Month DD YYYY}:… {excerpt}`` with no empty part and no ``,,``."""
+    head = source_head(post, tz)
+    excerpt = post_excerpt(post)
+    if head and excerpt:
+        return f"{head}:{ELLIPSIS} {excerpt}"
+    return head or excerpt
+
+
+def intro_line(site_title: str, week_ending: dt.date, lead: StoredPost | None) -> str:
+    """``{site}, {Month DD YYYY}:… {lead excerpt}``."""
+    text = ""
+    if lead is not None:
+        text = post_excerpt(lead) or strip_digest_suffix(lead.title)
+    text = text or "No new posts this week."
+    return f"{clean_line(site_title)}, {format_day(week_ending)}:{ELLIPSIS} {text}"
+
+
+def _range(start: dt.date, end: dt.date) -> str:
+    if start.year == end.year:
+        return f"{MONTHS[start.month - 1][:3]} {start.day:02d} {EN_DASH} {format_mon(end)}"
+    return f"{format_mon(start)} {EN_DASH} {format_mon(end)}"
+
+
+def counts_line(n_posts: int, n_authors: int, first_day: dt.date, last_day: dt.date) -> str:
+    """``This week: 5 posts from 2 authors (Oct 10 – Oct 16, 2020).``"""
+    span = _range(first_day, last_day)
+    if n_posts == 0:
+        return f"This week: no new posts ({span})."
+    if n_authors == 0:
+        return f"This week: {_plural(n_posts, 'post')} ({span})."
+    return f"This week: {_plural(n_posts, 'post')} from {_plural(n_authors, 'author')} ({span})."
+
+
+def footer_line(site_title: str, week_ending: dt.date, n_posts: int, n_authors: int) -> str:
+    """``{site} Weekly Digest · week ending {Mon DD, YYYY} · {N} posts · {A} authors``."""
+    return (f"{clean_line(site_title)} Weekly Digest · week ending {format_mon(week_ending)} · "
+            f"{_plural(n_posts, 'post')} · {_plural(n_authors, 'author')}")
+
+
+def change_labels(changes: Iterable[FieldChange]) -> str:
+    """``title edited, excerpt rewritten`` (each label once, in order)."""
+    labels: list[str] = []
+    for c in changes:
+        label = clean_line(c.label) or f"{clean_line(c.field)} changed"
+        if label not in labels:
+            labels.append(label)
+    return ", ".join(labels) or "changed"
+
+
+_DIFF = re.compile(r"\[-(.*?)-\]|\{\+(.*?)\+\}", re.DOTALL)
+
+
+def diff_segments(diff: str) -> list[tuple[str, str]]:
+    """A word diff ``kept [-old-] {+new+}`` as ``[("same"|"del"|"ins", text), ...]``."""
+    out: list[tuple[str, str]] = []
+    pos = 0
+    diff = clean_text(diff)
+    for m in _DIFF.finditer(diff):
+        if m.start() > pos:
+            out.append(("same", diff[pos:m.start()]))
+        out.append(("del", m.group(1)) if m.group(1) is not None else ("ins", m.group(2)))
+        pos = m.end()
+    if pos < len(diff):
+        out.append(("same", diff[pos:]))
+    return out
+
+
+# -- the view the templates and feeds render -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    post_id: int
+    title: str
+    href: str | None  # None when the URL is not http(s): shown as text, never linked
+    url_text: str
+    line: str
+
+
+@dataclass(frozen=True, slots=True)
+class GroupView:
+    label: str  # "" when not grouped
+    items: tuple[ItemView, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class UpdatedView:
+    post_id: int
+    title: str
+    href: str | None
+    what: str  # "title edited, excerpt rewritten"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestView:
+    week_ending: dt.date
+    week_start: dt.date
+    site_title: str
+    title: str
+    guid: str
+    intro: str
+    counts: str
+    groups: tuple[GroupView, ...]
+    updated: tuple[UpdatedView, ...]
+    footer: str
+    n_posts: int
+    n_authors: int
+    lead_url: str | None
+
+    @property
+    def posted_on(self) -> str:
+        """``2020/10/30`` (WordPress "Posted on:")."""
+        return self.week_ending.strftime("%Y/%m/%d")
+
+    @property
+    def items(self) -> tuple[ItemView, ...]:
+        return tuple(i for g in self.groups for i in g.items)
+
+
+def _group_label(post: StoredPost, group_by: str, tz: dt.tzinfo) -> str:
+    if group_by == "author":
+        return display_author(post) or "Other"
+    if group_by == "outlet":
+        return _part(post.outlet) or display_author(post) or "Other"
+    if group_by == "day":
+        day = post.published.astimezone(tz).date() if post.published else None
+        return f"{DAY_NAMES[day.weekday()]}, {MONTHS[day.month - 1][:3]} {day.day:02d}" if day else "Undated"
+    return ""
+
+
+def present(digest: Digest, *, tz: dt.tzinfo, group_by: str = "none") -> DigestView:
+    """Every text of the digest in the house style, cleaned, ready for a template or a feed."""
+    items: list[tuple[str, ItemView]] = []
+    for it in digest.items:
+        p = it.post
+        title = clean_line(p.title) or clean_line(p.url) or "(untitled)"
+        items.append((
+            _group_label(p, group_by, tz),
+            ItemView(post_id=p.id, title=title, href=safe_url(p.url), url_text=clean_line(p.url), line=item_line(p, tz)),
+        ))
+    groups: list[GroupView] = []
+    if group_by in ("author", "outlet", "day"):
+        order: dict[str, list[ItemView]] = {}
+        for label, view in items:
+            order.setdefault(label, []).append(view)
+        groups = [GroupView(label, tuple(v)) for label, v in order.items()]
+    elif items:
+        groups = [GroupView("", tuple(v for _, v in items))]
+    updated = tuple(
+        UpdatedView(post_id=u.post.id, title=clean_line(u.post.title) or clean_line(u.post.url) or "(untitled)",
+                    href=safe_url(u.post.url), what=change_labels(u.changes))
+        for u in digest.updated
+    )
+    week_ending = digest.week_ending
+    n_posts, n_authors = len(digest.items), len(digest.authors)
+    return DigestView(
+        week_ending=week_ending,
+        week_start=digest.week_start.date(),
+        site_title=digest.site_title,
+        title=clean_line(digest.title),
+        guid=digest_guid(digest.site_title, week_ending),
+        intro=intro_line(digest.site_title, week_ending, digest.lead),
+        counts=counts_line(n_posts, n_authors, digest.week_start.date(), week_ending),
+        groups=tuple(groups),
+        updated=updated,
+        footer=footer_line(digest.site_title, week_ending, n_posts, n_authors),
+        n_posts=n_posts,
+        n_authors=n_authors,
+        lead_url=digest.lead.url if digest.lead else None,
+    )
+
+
+def render_text(view: DigestView) -> str:
+    """The digest as plain text (the same lines the HTML page shows)."""
+    out = [view.title, f"Posted on: {view.posted_on}", "", view.intro, view.counts, ""]
+    for g in view.groups:
+        if g.label:
+            out += [f"{g.label}:", ""]
+        for i in g.items:
+            out += [f"++ {i.title}", i.line, f"Read more → {i.url_text}", ""]
+    if view.updated:
+        out += ["Updated this week:"]
+        out += [f"- {u.title} ({u.what}): posts/{u.post_id}.html" for u in view.updated]
+        out += [""]
+    out.append(view.footer)
+    return "\n".join(out) + "\n"

@@ -1,0 +1,552 @@
+"""Publish the weekly digests: HTML pages, RSS and Atom feeds, post histories.
+
+::
+
+    publish_digests(config, store, now=...)          called by the CLI and the scheduler
+      store.posts_published_between / changes_between    one query each per week (or one for --all)
+      digest.build_digest -> digest.present              pure: what the digest says
+      render (jinja2, autoescape, StrictUndefined)        each page rendered once, in memory
+      feeds (feedgen)                                     from ALL recorded digests + this build
+      _commit(files)                                      temp file + fsync + os.replace each;
+                                                          unchanged bytes are not rewritten;
+                                                          any failure rolls the replaced files back
+      store.record_digest(...)                            only after the files are in place
+
+Output under ``config.output_dir``::
+
+    index.html                  every digest, newest first
+    digests/YYYY-MM-DD.html     one page per week (the week-ending date)
+    posts/{id}.html             the versions and diffs of every updated post
+    feed.xml, atom.xml          the last ``digest.feed_size`` digests
+
+Rebuilding unchanged weeks gives byte-identical files: nothing depends on the
+clock (the feeds' lastBuildDate / updated is the newest digest's end of week),
+and every list has a stable order. Text from the web is escaped by the
+templates; the only HTML we publish from elsewhere (post content on history
+pages, the digest body in the feeds) goes through :func:`sanitize` (nh3, strict
+allow-list, no ``javascript:``, ``rel="nofollow noopener"``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import nh3
+from feedgen.feed import FeedGenerator
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from . import digest as dg
+from .config import Config
+from .errors import PublishError
+from .models import Digest, StoredPost, Version
+from .store import Store
+
+__all__ = [
+    "TEMPLATES_DIR",
+    "BuildReport",
+    "Rendered",
+    "atomic_write",
+    "digest_page_path",
+    "environment",
+    "publish_digests",
+    "render_digest",
+    "render_feeds",
+    "render_history",
+    "render_index",
+    "sanitize",
+]
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+#: Tags kept by :func:`sanitize`; everything else is unwrapped (its text kept) ...
+ALLOWED_TAGS = frozenset({
+    "a", "abbr", "b", "blockquote", "br", "cite", "code", "del", "em", "h2", "h3", "h4", "h5", "h6",
+    "i", "ins", "li", "ol", "p", "pre", "q", "section", "strong", "sub", "sup", "time", "ul",
+})
+#: ... except these, which go with their content.
+DROPPED_TAGS = frozenset({
+    "script", "style", "iframe", "frame", "frameset", "object", "embed", "applet", "noscript",
+    "template", "svg", "math", "form", "textarea", "select", "button", "title", "head",
+})
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "time": {"datetime"}, "abbr": {"title"}, "q": {"cite"}}
+URL_SCHEMES = frozenset({"http", "https", "mailto"})
+LINK_REL = "nofollow noopener"
+
+
+# -- small pieces -------------------------------------------------------------------------------
+
+
+def sanitize(html: str, base_url: str | None = None) -> str:
+    """HTML from elsewhere made harmless: strict allow-list, no scripts, no ``javascript:``.
+
+    Relative links are resolved against ``base_url``, or dropped without one (they would
+    point into our own site).
+    """
+    html = dg.clean_text(html)
+    if not html:
+        return ""
+    kwargs: dict[str, Any] = {"url_relative": ("rewrite_with_base", base_url) if base_url else "deny"}
+    return nh3.clean(
+        html,
+        tags=set(ALLOWED_TAGS),
+        clean_content_tags=set(DROPPED_TAGS),
+        attributes={k: set(v) for k, v in ALLOWED_ATTRIBUTES.items()},
+        url_schemes=set(URL_SCHEMES),
+        link_rel=LINK_REL,
+        strip_comments=True,
+        **kwargs,
+    )
+
+
+def _finalize(value: Any) -> Any:
+    """Every ``{{ value }}`` of every template loses XML-invalid code points on its way out."""
+    if isinstance(value, Markup):
+        return Markup(dg.clean_text(str(value)))
+    if isinstance(value, str):
+        return dg.clean_text(value)
+    return value
+
+
+@lru_cache(maxsize=4)
+def environment(templates_dir: Path = TEMPLATES_DIR) -> Environment:
+    """The one jinja2 environment: autoescape on, StrictUndefined, templates/ on disk."""
+    return Environment(
+        loader=FileSystemLoader(str(templates_dir)),
+        autoescape=True,
+        undefined=StrictUndefined,
+        finalize=_finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+
+
+def digest_page_path(week_ending: dt.date) -> str:
+    """``digests/2020-10-30.html`` (relative to the output dir and to site.url)."""
+    return f"digests/{week_ending.isoformat()}.html"
+
+
+def _feed_time(view: dg.DigestView, tz: dt.tzinfo) -> dt.datetime:
+    """The fixed publication instant of a digest: the last second of its week, local time."""
+    return dt.datetime.combine(view.week_ending, dt.time(23, 59, 59), tzinfo=tz)
+
+
+def _source_links(config: Config) -> list[dict[str, Any]]:
+    return [{"name": dg.clean_line(s.name), "href": dg.safe_url(s.url)} for s in config.sources]
+
+
+# -- rendering ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One digest, rendered once: its view, its body HTML (for the feeds) and its page bytes."""
+
+    view: dg.DigestView
+    body: str  # the body HTML as on the page (relative links)
+    page: bytes
+    digest: Digest | None = None
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.page).hexdigest()
+
+
+def render_body(view: dg.DigestView, env: Environment | None = None) -> str:
+    env = env or environment()
+    return env.get_template("_digest_body.html").render(view=view, root="../")
+
+
+def render_digest(view: dg.DigestView, *, site_title: str, site_url: str, sources: Sequence[dict[str, Any]] = (),
+                  previous: dg.DigestView | dict[str, Any] | None = None, env: Environment | None = None,
+                  digest: Digest | None = None) -> Rendered:
+    """The page of one digest (``digests/YYYY-MM-DD.html``)."""
+    env = env or environment()
+    body = render_body(view, env)
+    prev = None
+    if previous is not None:
+        p_week = previous.week_ending if isinstance(previous, dg.DigestView) else previous["week_ending"]
+        p_title = previous.title if isinstance(previous, dg.DigestView) else previous["title"]
+        prev = {"href": f"{p_week.isoformat()}.html", "title": p_title}
+    page = env.get_template("digest.html").render(
+        view=view, body=Markup(body), root="../", site_title=dg.clean_line(site_title),
+        canonical=site_url + digest_page_path(view.week_ending), previous=prev, sources=list(sources),
+    )
+    return Rendered(view=view, body=body, page=page.encode("utf-8"), digest=digest)
+
+
+def render_index(entries: Sequence[dict[str, Any]], *, site_title: str, site_url: str,
+                 env: Environment | None = None) -> bytes:
+    """``index.html``: ``entries`` are ``{"week_ending", "title", "n_posts"}``, any order."""
+    env = env or environment()
+    digests = []
+    for e in sorted(entries, key=lambda e: e["week_ending"], reverse=True):
+        n = int(e["n_posts"])
+        digests.append({
+            "week_ending": e["week_ending"],
+            "title": dg.clean_line(e["title"]),
+            "href": digest_page_path(e["week_ending"]),
+            "posted_on": e["week_ending"].strftime("%Y/%m/%d"),
+            "count": "1 post" if n == 1 else f"{n} posts",
+        })
+    html = env.get_template("index.html").render(
+        digests=digests, root="", site_title=dg.clean_line(site_title), canonical=site_url + "index.html",
+    )
+    return html.encode("utf-8")
+
+
+def _when(value: dt.datetime | None, tz: dt.tzinfo, *, with_time: bool = True) -> str:
+    if value is None:
+        return ""
+    local = value.astimezone(tz)
+    text = local.strftime("%Y/%m/%d")
+    if with_time and (local.hour, local.minute, local.second) != (0, 0, 0):
+        text += local.strftime(" %H:%M ") + (local.tzname() or "")
+    return text.strip()
+
+
+def render_history(post: StoredPost, versions: Sequence[Version], *, site_title: str, site_url: str,
+                   tz: dt.tzinfo, env: Environment | None = None) -> bytes:
+    """``posts/{id}.html``: every version of a post, each with its word diff."""
+    env = env or environment()
+    meta = [p for p in (dg.source_head(post, tz), f"source: {dg.clean_line(post.source)}") if p]
+    rows = []
+    last_content = None
+    for v in sorted(versions, key=lambda v: v.number):
+        content = None
+        if v.content and v.content != last_content:
+            content = Markup(sanitize(v.content, dg.safe_url(post.url)))
+        last_content = v.content or last_content
+        seen = v.seen_at.astimezone(tz)
+        rows.append({
+            "number": v.number,
+            "seen_iso": v.seen_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "seen_text": f"{dg.format_mon(seen.date())} {seen.strftime('%H:%M')} {seen.tzname() or ''}".strip(),
+            "title": dg.clean_line(v.title),
+            "published": _when(v.published, tz),
+            "excerpt": dg.clean_line(v.excerpt),
+            "content": content,
+            "changes": [
+                {"label": dg.clean_line(c.label) or f"{c.field} changed", "segments": dg.diff_segments(c.diff)}
+                for c in v.changes
+            ],
+        })
+    html = env.get_template("history.html").render(
+        post={"title": dg.clean_line(post.title) or dg.clean_line(post.url) or "(untitled)",
+              "href": dg.safe_url(post.url), "meta": " · ".join(meta)},
+        versions=rows, root="../", site_title=dg.clean_line(site_title),
+        canonical=f"{site_url}posts/{post.id}.html",
+    )
+    return html.encode("utf-8")
+
+
+def render_feeds(rendered: Sequence[Rendered], *, site_title: str, site_url: str,
+                 tz: dt.tzinfo) -> tuple[bytes, bytes]:
+    """``(feed.xml, atom.xml)``: one entry per digest, newest first, no build timestamp."""
+    items = sorted(rendered, key=lambda r: r.view.week_ending, reverse=True)
+    site = dg.clean_line(site_title)
+    host = urlsplit(site_url).hostname or "localhost"
+    newest = _feed_time(items[0].view, tz) if items else dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    bodies = [sanitize(r.body, site_url + digest_page_path(r.view.week_ending)) for r in items]  # once
+    out = []
+    for kind, self_name in (("rss", "feed.xml"), ("atom", "atom.xml")):
+        fg = FeedGenerator()
+        fg.title(f"{site} Weekly Digest")
+        fg.id(site_url)
+        fg.link(href=site_url + self_name, rel="self")
+        fg.link(href=site_url + "index.html", rel="alternate")  # last: feedgen's RSS <link> is the last link
+        fg.description(f"The week’s posts from {site}, every week.")
+        fg.subtitle(f"The week’s posts from {site}, every week.")
+        fg.language("en")
+        fg.generator("Digest Monitor")
+        if kind == "atom":
+            fg.author({"name": site})  # an Atom feed needs an author
+        fg.lastBuildDate(newest)  # NOT now: an unchanged rebuild must be byte-identical
+        for r, body in zip(items, bodies):
+            v = r.view
+            page_url = site_url + digest_page_path(v.week_ending)
+            when = _feed_time(v, tz)
+            fe = fg.add_entry(order="append")
+            fe.title(v.title)
+            fe.link(href=page_url, rel="alternate")
+            if kind == "rss":
+                fe.guid(v.guid, permalink=False)
+            else:
+                fe.id(f"tag:{host},{v.week_ending.year}:{v.guid}")
+            fe.pubDate(when)
+            fe.updated(when)
+            fe.description(v.intro, isSummary=True)
+            fe.content(body, type="html")
+        try:
+            out.append(fg.rss_str(pretty=True) if kind == "rss" else fg.atom_str(pretty=True))
+        except ValueError as e:  # lxml refuses text that is not XML
+            raise PublishError(f"cannot write the {kind} feed: {e}") from e
+    return out[0], out[1]
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_temp(path: Path, data: bytes, mode: int) -> Path:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
+
+
+def atomic_write(path: Path, data: bytes) -> bool:
+    """Write ``data`` to ``path`` via a temp file + fsync + os.replace; False if already equal."""
+    return bool(_commit(path.parent, {path.name: data}))
+
+
+def _commit(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
+    """Put every file in place, or none: a failure restores the files already replaced.
+
+    Files whose bytes are already on disk are left alone (their mtime stays, so
+    subscribers' conditional requests keep getting 304). Every new file is
+    written to a temp file in its directory and fsynced before any is renamed
+    over its target; if a rename fails, the files already renamed get their old
+    bytes (and mtimes) back. Returns the paths written, sorted.
+    """
+    changed: list[tuple[Path, bytes, bytes | None, os.stat_result | None]] = []
+    for rel in sorted(files):
+        path = out_dir / rel
+        data = files[rel]
+        try:
+            old: bytes | None = path.read_bytes()
+            st: os.stat_result | None = path.stat()
+        except FileNotFoundError:
+            old, st = None, None
+        except OSError as e:
+            raise PublishError(f"cannot read {path}: {e}") from e
+        if old != data:
+            changed.append((path, data, old, st))
+    if not changed:
+        return []
+    temps: list[tuple[Path, Path]] = []
+    done: list[tuple[Path, bytes | None, os.stat_result | None]] = []
+    try:
+        for path, data, old, st in changed:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temps.append((path, _write_temp(path, data, (st.st_mode & 0o777) if st else 0o644)))
+        for (path, tmp), (_p, _d, old, st) in zip(temps, changed):
+            os.replace(tmp, path)
+            done.append((path, old, st))
+    except BaseException as e:
+        for path, old, st in reversed(done):  # roll back, best effort
+            try:
+                if old is None or st is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    os.replace(_write_temp(path, old, st.st_mode & 0o777), path)
+                    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+            except OSError:
+                pass
+        for _path, tmp in temps:
+            tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise PublishError(f"cannot write {getattr(e, 'filename', None) or out_dir}: {e.strerror or e}") from e
+        raise
+    for d in sorted({p.parent for p, _d, _o, _s in changed}):
+        _fsync_dir(d)
+    return [p for p, _d, _o, _s in changed]
+
+
+# -- orchestration --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    weeks_built: list[dt.date]
+    files_written: list[Path]
+    skipped: list[tuple[dt.date, str]] = field(default_factory=list)  # (week ending, "no posts" | "not over yet")
+
+    def lines(self) -> list[str]:
+        """What the CLI prints: every file written, then every skipped week."""
+        out = [str(p) for p in self.files_written]
+        for week, reason in self.skipped:
+            if reason == "no posts":
+                out.append(f"no posts in the week ending {week.isoformat()}")
+            else:
+                out.append(f"week ending {week.isoformat()} skipped: {reason}")
+        return out
+
+
+def _record_entry(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "week_ending": dt.date.fromisoformat(row["week_ending"]),
+        "title": row["title"],
+        "lead_url": row.get("lead_url"),
+        "n_posts": len(json.loads(row.get("post_ids") or "[]")),
+    }
+
+
+def _bucket(week_ends_on: str, tz: dt.tzinfo, posts: Iterable[StoredPost],
+            changes: Iterable[tuple[StoredPost, Version]]):
+    by_week: dict[dt.date, list[StoredPost]] = {}
+    ch_week: dict[dt.date, list[tuple[StoredPost, Version]]] = {}
+    for p in posts:
+        if p.published is not None:
+            by_week.setdefault(dg.week_ending_for(p.published, week_ends_on, tz), []).append(p)
+    for pv in changes:
+        ch_week.setdefault(dg.week_ending_for(pv[1].seen_at, week_ends_on, tz), []).append(pv)
+    return by_week, ch_week
+
+
+def publish_digests(config: Config, store: Store, *, week_ending: dt.date | None = None, all_weeks: bool = False,
+                    lead_url: str | None = None, now: dt.datetime) -> BuildReport:
+    """Build the digest of one week (default: the last complete week before ``now``) or of all weeks.
+
+    ``week_ending`` may be any day of the wanted week. ``all_weeks`` builds every
+    week that has posts (or updates), from the first published post to the last
+    complete week. ``lead_url`` picks the lead by hand (it must be a post of the
+    week when one week is built). index.html, feed.xml and atom.xml are always
+    re-rendered from every recorded digest plus this build.
+
+    Raises :class:`PublishError` when files cannot be written (the previous
+    files are then left as they were and nothing is recorded).
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    tz, wk = config.timezone, config.digest.week_ends_on
+    site, site_url = config.site_title, config.site_url
+    out_dir = Path(config.output_dir)
+    env = environment()
+    last_complete = dg.last_complete_week_ending(now, wk, tz)
+    skipped: list[tuple[dt.date, str]] = []
+
+    # -- which weeks, and their posts (a bounded number of queries, never one per post)
+    posts_by_week: dict[dt.date, list[StoredPost]] = {}
+    changes_by_week: dict[dt.date, list[tuple[StoredPost, Version]]] = {}
+    if all_weeks:
+        first, last = store.first_published(), store.last_published()
+        weeks: list[dt.date] = []
+        if first is not None and last is not None:
+            first_week = dg.week_ending_for(first, wk, tz)
+            start, _ = dg.week_window(first_week, wk, tz)
+            _, end = dg.week_window(last_complete, wk, tz)
+            posts_by_week, changes_by_week = _bucket(
+                wk, tz, store.posts_published_between(start, end), store.changes_between(start, end))
+            candidates = sorted(set(posts_by_week) | set(changes_by_week))
+            if config.digest.empty_weeks:
+                candidates = dg.weeks_between(first_week, last_complete, wk)
+            weeks = [w for w in candidates if first_week <= w <= last_complete]
+    else:
+        week = dg.week_ending_of(week_ending, wk) if week_ending else last_complete
+        if week > last_complete:
+            skipped.append((week, "not over yet"))
+            weeks = []
+        else:
+            weeks = [week]
+            start, end = dg.week_window(week, wk, tz)
+            posts_by_week[week] = store.posts_published_between(start, end)
+            changes_by_week[week] = store.changes_between(start, end)
+
+    # -- build and render each week (in memory)
+    built: dict[dt.date, Rendered] = {}
+    digests: dict[dt.date, Digest] = {}
+    for week in weeks:
+        d = dg.build_digest(week, posts_by_week.get(week, []), changes_by_week.get(week, []), site_title=site,
+                            tz=tz, week_ends_on=wk, lead_url=lead_url, empty_weeks=config.digest.empty_weeks)
+        if d is None:
+            if not all_weeks:
+                skipped.append((week, "no posts"))
+            continue
+        if lead_url and not all_weeks and (d.lead is None or dg.url_key(d.lead.url) != dg.url_key(lead_url)):
+            raise PublishError(f"--lead {lead_url} is not a post of the week ending {week.isoformat()}")
+        digests[week] = d
+
+    if lead_url and all_weeks and not any(d.lead and dg.url_key(d.lead.url) == dg.url_key(lead_url)
+                                          for d in digests.values()):
+        raise PublishError(f"--lead {lead_url} is not a post of any week built")
+
+    records = {e["week_ending"]: e for e in map(_record_entry, store.digests())}
+    views = {w: dg.present(d, tz=tz, group_by=config.digest.group_by) for w, d in digests.items()}
+    entries = dict(records)
+    for w, v in views.items():
+        entries[w] = {"week_ending": w, "title": v.title, "lead_url": v.lead_url, "n_posts": v.n_posts}
+    all_weeks_sorted = sorted(entries)
+
+    sources = _source_links(config)
+    files: dict[str, bytes] = {}
+    for w, v in views.items():
+        i = all_weeks_sorted.index(w)
+        previous = entries[all_weeks_sorted[i - 1]] if i > 0 else None
+        r = render_digest(v, site_title=site, site_url=site_url, sources=sources, previous=previous, env=env,
+                          digest=digests[w])
+        built[w] = r
+        files[digest_page_path(w)] = r.page
+
+    # -- history pages of the updated posts (one versions query per updated post)
+    history_done: set[int] = set()
+    for w in sorted(digests):
+        for item in digests[w].updated:
+            pid = item.post.id
+            if pid in history_done:
+                continue
+            history_done.add(pid)
+            files[f"posts/{pid}.html"] = render_history(item.post, store.versions(pid), site_title=site,
+                                                        site_url=site_url, tz=tz, env=env)
+
+    # -- index and feeds from every recorded digest plus this build
+    files["index.html"] = render_index(list(entries.values()), site_title=site, site_url=site_url, env=env)
+    feed_weeks = sorted(entries, reverse=True)[: config.digest.feed_size]
+    in_feed: list[Rendered] = []
+    for w in feed_weeks:
+        if w in built:
+            in_feed.append(built[w])
+            continue
+        start, end = dg.week_window(w, wk, tz)
+        d = dg.build_digest(w, store.posts_published_between(start, end), store.changes_between(start, end),
+                            site_title=site, tz=tz, week_ends_on=wk, lead_url=entries[w].get("lead_url"),
+                            empty_weeks=True)
+        assert d is not None
+        v = dg.present(d, tz=tz, group_by=config.digest.group_by)
+        in_feed.append(Rendered(view=v, body=render_body(v, env), page=b"", digest=d))
+    if in_feed:
+        files["feed.xml"], files["atom.xml"] = render_feeds(in_feed, site_title=site, site_url=site_url, tz=tz)
+
+    # -- write, then record
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise PublishError(f"cannot create the output directory {out_dir}: {e}") from e
+    written = _commit(out_dir, files)
+    for w in sorted(built):
+        r = built[w]
+        d = digests[w]
+        store.record_digest(w, r.view.title, d.lead.url if d.lead else None, [i.post.id for i in d.items],
+                            [i.post.id for i in d.updated], now, r.content_hash)
+    return BuildReport(weeks_built=sorted(built), files_written=written, skipped=skipped)
