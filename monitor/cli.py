@@ -1,0 +1,366 @@
+"""The ``monitor`` command line: a thin shell over :mod:`monitor.pipeline`.
+
+Exit codes: 0 all good; 1 a source (or a build) failed, the rest still stored;
+2 bad config or bad arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .config import Config, load_config
+from .errors import ConfigError, MonitorError
+from .extract import normalize_url
+from .models import SourceResult
+from .store import Store
+
+UTC = dt.timezone.utc
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def config_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--config PATH`` on every command (also accepted before the command name)."""
+
+    @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="Config file [default: ./config.yaml].")
+    @click.pass_context
+    @wraps(f)
+    def inner(ctx: click.Context, config_path: Path | None, *args: Any, **kwargs: Any) -> Any:
+        path = config_path or ctx.obj.get("config_path") or Path("config.yaml")
+        try:
+            config = load_config(path)
+        except ConfigError as e:
+            click.echo(f"config error: {e}", err=True)
+            ctx.exit(2)
+        return ctx.invoke(f, config, *args, **kwargs)
+
+    return inner
+
+
+def _open_store(config: Config) -> Store:
+    return Store.open(config.database)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Config file [default: ./config.yaml].")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+              default="warning", show_default=True, help="How much to log on stderr.")
+@click.version_option(__version__, prog_name="monitor")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, log_level: str) -> None:
+    """Watch author pages and feeds, store every post and edit, publish a weekly digest.
+
+    Typical use: `monitor fetch` then `monitor digest --all`; or `monitor run` as a service.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+    ctx.obj["log_level"] = log_level
+    _setup_logging(log_level)
+
+
+# -- fetch ------------------------------------------------------------------------------
+
+
+def _result_line(r: SourceResult) -> str:
+    if r.status == "error":
+        return f"{r.source}: error ({r.error_type}) {r.error}"
+    if r.status == "skipped":
+        return f"{r.source}: skipped" + (f" ({r.error})" if r.error else "")
+    if r.status == "not_modified":
+        return f"{r.source}: unchanged (not modified)"
+    line = f"{r.source}: new {r.new}, changed {r.changed}, unchanged {r.unchanged} ({r.pages} page(s), {r.duration:.1f} s)"
+    for w in r.warnings:
+        line += f"\n  warning: {w}"
+    return line
+
+
+@cli.command()
+@click.option("--source", "sources", multiple=True, metavar="NAME", help="Only this source (repeatable).")
+@config_option
+def fetch(config: Config, sources: tuple[str, ...]) -> None:
+    """Fetch every source once and store what is new or changed.
+
+    Prints new / changed / unchanged / error per source, then totals. Exit 0 if
+    every source succeeded, 1 if any failed (the others are still stored), 2 on a
+    config error.
+    """
+    from .pipeline import run_once
+
+    try:
+        names = [config.source(n).name for n in sources] or None
+    except ConfigError as e:
+        _fail(str(e), 2)
+    results: list[SourceResult] = []
+    total = len(names) if names else len(config.sources)
+    try:
+        with _open_store(config) as store:
+            if sys.stdout.isatty():
+                from rich.progress import Progress
+
+                with Progress(transient=True) as progress:
+                    task = progress.add_task("fetching", total=total)
+
+                    def tick(r: SourceResult) -> None:
+                        progress.advance(task)
+                        progress.console.print(_result_line(r), markup=False, highlight=False)
+
+                    results = run_once(config, store, names, on_result=tick)
+            else:
+                results = run_once(config, store, names)
+                for r in results:
+                    click.echo(_result_line(r))
+    except MonitorError as e:
+        _fail(e.reason)
+    failed = [r for r in results if r.status == "error"]
+    click.echo(
+        f"total: {len(results)} sources, {sum(r.new for r in results)} new, "
+        f"{sum(r.changed for r in results)} changed, {sum(r.unchanged for r in results)} unchanged, "
+        f"{len(failed)} failed"
+    )
+    sys.exit(1 if failed else 0)
+
+
+# -- posts / history / status ----------------------------------------------------------------
+
+
+def _dt(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _parse_since(value: str | None, config: Config) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        d = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected YYYY-MM-DD, got {value!r}", param_hint="--since") from None
+    return d if d.tzinfo else d.replace(tzinfo=config.timezone)
+
+
+@cli.command()
+@click.option("--source", default=None, metavar="NAME", help="Only posts of this source.")
+@click.option("--since", default=None, metavar="DATE", help="Only posts published on or after DATE (YYYY-MM-DD).")
+@click.option("--changed", is_flag=True, help="Only posts that were edited after first seen.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@config_option
+def posts(config: Config, source: str | None, since: str | None, changed: bool, fmt: str) -> None:
+    """List stored posts, newest first."""
+    since_dt = _parse_since(since, config)
+    if source:
+        try:
+            config.source(source)
+        except ConfigError as e:
+            _fail(str(e), 2)
+    with _open_store(config) as store:
+        rows = store.posts(source=source, since=since_dt, changed=changed)
+    if fmt == "json":
+        out = [
+            {
+                "id": p.id, "source": p.source, "url": p.url, "title": p.title, "author": p.author,
+                "outlet": p.outlet,
+                "published": (p.published.astimezone(config.timezone).date().isoformat() if p.date_only
+                              else _dt(p.published)) if p.published else None,
+                "original_date": p.original_date.isoformat() if p.original_date else None,
+                "excerpt": p.excerpt, "first_seen": _dt(p.first_seen), "last_changed": _dt(p.last_changed),
+                "versions": p.versions,
+            }
+            for p in rows
+        ]
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_lines=False)
+    for col in ("published", "source", "title", "author", "outlet", "v"):
+        table.add_column(col)
+    for p in rows:
+        day = p.published.astimezone(config.timezone).date().isoformat() if p.published else ""
+        table.add_row(day, p.source, p.title, p.author, p.outlet, str(p.versions))
+    Console(width=200 if not sys.stdout.isatty() else None).print(table)
+    click.echo(f"{len(rows)} posts")
+
+
+@cli.command()
+@click.argument("url")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@config_option
+def history(config: Config, url: str, fmt: str) -> None:
+    """Show every stored version of the post at URL, with what changed."""
+    with _open_store(config) as store:
+        found = store.posts_by_url(url, normalize_url(url))
+        if not found:
+            _fail(f"no stored post has the URL {url}")
+        data = [(p, store.versions(p.id)) for p in found]
+    if fmt == "json":
+        click.echo(json.dumps([
+            {"source": p.source, "url": p.url, "title": p.title, "versions": [
+                {"number": v.number, "seen_at": _dt(v.seen_at), "title": v.title, "excerpt": v.excerpt,
+                 "published": _dt(v.published),
+                 "changes": [{"field": c.field, "label": c.label, "old": c.old, "new": c.new, "diff": c.diff}
+                             for c in v.changes]}
+                for v in versions]}
+            for p, versions in data], ensure_ascii=False, indent=2))
+        return
+    for p, versions in data:
+        click.echo(f"{p.title}\n{p.url}  (source: {p.source}, {len(versions)} version(s))")
+        for v in versions:
+            click.echo(f"\n  v{v.number}  seen {v.seen_at.astimezone(config.timezone):%Y-%m-%d %H:%M %Z}")
+            if v.number == 1:
+                click.echo(f"    first seen: {v.title}")
+            for c in v.changes:
+                click.echo(f"    {c.label}: {c.diff}")
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@config_option
+def status(config: Config, fmt: str) -> None:
+    """Per source: last run, result, next due, last error."""
+    with _open_store(config) as store:
+        store.sync_sources(config.sources, dt.datetime.now(UTC))
+        states = store.source_states()
+        counts = {s.name: store.count_posts(s.name) for s in config.sources}
+    rows = []
+    for s in config.sources:
+        st = states[s.name]
+        rows.append({
+            "source": s.name, "url": s.url, "type": s.type, "posts": counts[s.name],
+            "last_run": _dt(st.last_run_at), "result": st.last_status or "never run",
+            "last_ok": _dt(st.last_ok_at), "next_due": _dt(st.next_due_at),
+            "failures": st.failures, "last_error": st.last_error,
+            "retry_after_until": _dt(st.retry_after_until),
+        })
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['source']}: {r['result']}, {r['posts']} posts, last run {r['last_run'] or '-'}, "
+                   f"next due {r['next_due'] or 'now'}" + (f"\n  last error: {r['last_error']}"
+                                                           if r["last_error"] else ""))
+
+
+@cli.command()
+@click.argument("url")
+@click.option("--type", "kind", type=click.Choice(["auto", "html", "feed"]), default="auto", show_default=True)
+@click.option("--no-robots", is_flag=True, help="Ignore robots.txt for this check.")
+@config_option
+def check(config: Config, url: str, kind: str, no_robots: bool) -> None:
+    """Fetch URL and print what would be extracted, storing nothing."""
+    from .pipeline import check_url
+
+    try:
+        found = asyncio.run(check_url(config, url, kind, robots=not no_robots))
+    except MonitorError as e:
+        _fail(e.reason)
+    for resp, page in found:
+        click.echo(f"{resp.url}\n  HTTP {resp.status}, {len(resp.content)} bytes, {page.kind}, rule: {page.rule}, "
+                   f"{len(page.posts)} posts")
+        if page.author:
+            click.echo(f"  page author: {page.author}")
+        if page.feed_url:
+            click.echo(f"  feed: {page.feed_url}")
+        if page.next_url:
+            click.echo(f"  next page: {page.next_url}")
+        for w in page.warnings:
+            click.echo(f"  warning: {w}")
+        for p in page.posts:
+            day = p.published.astimezone(config.timezone).date().isoformat() if p.published else "no date"
+            who = ", ".join(x for x in (p.author, p.outlet) if x)
+            click.echo(f"  - {day}  {p.title}\n      {p.url}" + (f"\n      {who}" if who else ""))
+
+
+# -- digest / run / demo --------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--week-ending", default=None, metavar="YYYY-MM-DD",
+              help="Build the week ending on this date [default: the last complete week].")
+@click.option("--all", "all_weeks", is_flag=True, help="Build every week that has posts.")
+@click.option("--lead", "lead_url", default=None, metavar="URL", help="Use this post as the lead.")
+@config_option
+def digest(config: Config, week_ending: str | None, all_weeks: bool, lead_url: str | None) -> None:
+    """Build weekly digests (HTML pages, feed.xml, atom.xml) into output_dir.
+
+    Prints each file written. A week with no posts builds nothing and says so.
+    """
+    from .publish import publish_digests
+
+    week = None
+    if week_ending:
+        try:
+            week = dt.date.fromisoformat(week_ending)
+        except ValueError:
+            raise click.BadParameter(f"expected YYYY-MM-DD, got {week_ending!r}",
+                                     param_hint="--week-ending") from None
+    if week and all_weeks:
+        raise click.UsageError("--week-ending and --all cannot be used together")
+    try:
+        with _open_store(config) as store:
+            report = publish_digests(config, store, week_ending=week, all_weeks=all_weeks, lead_url=lead_url,
+                                     now=dt.datetime.now(UTC))
+    except MonitorError as e:
+        _fail(e.reason)
+    for line in report.lines():
+        click.echo(line)
+    if not report.files_written and not report.skipped:
+        click.echo("nothing to write: every file is up to date")
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Run whatever is due (fetches, a weekly digest) and exit: for cron.")
+@config_option
+@click.pass_context
+def run(ctx: click.Context, config: Config, once: bool) -> None:
+    """Run as a service: poll each source on its schedule, publish weekly, serve output_dir.
+
+    Stops cleanly on SIGTERM or SIGINT. Only one instance may run per database.
+    """
+    from .service import run_service
+
+    code = run_service(config, once=once)
+    sys.exit(code)
+
+
+@cli.command()
+@click.option("--port", default=8000, show_default=True, type=int, help="Port for the demo site and digests.")
+@click.option("--dir", "workdir", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Where to put the demo database and output [default: a temporary folder].")
+@click.option("--no-serve", is_flag=True, help="Build everything, print where it is, and exit.")
+def demo(port: int, workdir: Path | None, no_serve: bool) -> None:
+    """A first look without network: a sample site from the seeds, fetched and digested locally."""
+    from .demo import run_demo
+
+    sys.exit(run_demo(port=port, workdir=workdir, serve=not no_serve))
+
+
+def main() -> None:
+    cli(obj={})
+
+
+if __name__ == "__main__":
+    main()
