@@ -257,7 +257,7 @@ class Pipeline:
             if page.kind == "html":
                 if before:
                     raise NoPostsFound(f"no posts found on a page that had {before}", url=url)
-                raise NoPostsFound(f"no posts found on {url} (tried: {page.rule})", url=url)
+                raise NoPostsFound(f"no posts found on {url} (tried the classic, block, text and generic layouts)", url=url)
             if before:
                 raise NoPostsFound(f"the feed lists no entries; it had {before}", url=url)
             run.warnings.append("the feed lists no entries")

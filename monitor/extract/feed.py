@@ -3,6 +3,8 @@
 feedparser never raises; it sets ``bozo``. We always look at it::
 
     bozo, no entries, no feed title   -> FeedError("malformed feed: <reason>")
+    bozo, document cut off (no closing </rss>, </feed> or </rdf:RDF>)
+                                      -> FeedError("malformed feed: the document is cut off …")
     no entries and not a feed at all  -> FeedError("not a feed: ...")   (e.g. an HTML page)
     bozo but entries                  -> keep them, add a warning to Page.warnings
 
@@ -201,6 +203,9 @@ def extract_feed(
             raise FeedError(f"malformed feed: {bozo_reason}", url=url)
         if not version:
             raise FeedError("not a feed: no RSS, Atom or RDF document in the response", url=url)
+    if bozo_reason is not None and not _complete(body):
+        # a cut-off document: whatever was recovered is a partial read, not the feed
+        raise FeedError(f"malformed feed: the document is cut off before its end ({bozo_reason})", url=url)
     warnings: list[str] = []
     if bozo_reason is not None:
         warnings.append(
@@ -272,3 +277,14 @@ def extract_feed(
         author=page_author or None,
         warnings=tuple(warnings),
     )
+
+
+_CLOSERS = (b"</rss>", b"</feed>", b"</rdf:rdf>", b"<\x00/\x00")
+
+
+def _complete(body: bytes) -> bool:
+    """Whether the document reaches its root's closing tag (a truncated body does not)."""
+    tail = body[-256:].lower()
+    if tail.startswith(b"\xff\xfe") or b"\x00" in tail:  # UTF-16: compare without the NULs
+        tail = tail.replace(b"\x00", b"")
+    return any(c in tail for c in _CLOSERS[:3])

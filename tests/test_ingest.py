@@ -1,0 +1,267 @@
+"""Ingest end to end: a real WordPress-like site on 127.0.0.1, real SQLite files.
+
+The sample site serves the seed authors in classic, block and Iran Interlink
+text markups, paginated, with author feeds. These tests drive the real pipeline
+(fetch -> extract -> detect -> store) and the real CLI as a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from monitor.config import load_config
+from monitor.pipeline import run_once
+from monitor.sample.seeds import load_seed_authors
+from monitor.sample.server import serve
+from monitor.sample.site import SampleSite
+from monitor.store import Store
+
+SEEDS = {a.slug: a for a in load_seed_authors()}
+
+
+@pytest.fixture
+def site():
+    s = SampleSite.from_seeds()
+    with serve(s) as running:
+        s.running = running
+        yield s
+
+
+def write_config(tmp_path: Path, sources: list[dict], **extra) -> Path:
+    data = {
+        "site": {"title": "Iran Interlink", "url": "http://127.0.0.1:8000/"},
+        "database": "monitor.db",
+        "output_dir": "site",
+        "timezone": "Europe/London",
+        "fetch": {"timeout": "2s", "deadline": "2s"},
+        "sources": sources,
+    }
+    data.update(extra)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def standard_sources(site: SampleSite) -> list[dict]:
+    base = site.running.url
+    return [
+        # Iran Interlink's real query-style URLs, text markup, page + discovered feed
+        {"name": "Massoud (text)", "type": "auto",
+         "url": site.author_url("massoud-khodabandeh", "wordpress", base_url=base)},
+        # a classic hAtom theme, pages only
+        {"name": "Iran Interlink (classic)", "type": "html",
+         "url": site.author_url("iran-interlink", "classic", base_url=base)},
+        # a block theme, page + feed
+        {"name": "Ali (block)", "type": "auto", "url": site.author_url("ali-alavi", "block", base_url=base)},
+        # the author feed alone
+        {"name": "Iran Interlink (feed)", "type": "feed",
+         "url": site.feed_url("iran-interlink", "classic", base_url=base)},
+    ]
+
+
+def ingest(config_path: Path, names=None):
+    config = load_config(config_path)
+    with Store.open(config.database) as store:
+        results = {r.source: r for r in run_once(config, store, names)}
+        return config, results, store.posts()
+
+
+def test_every_post_across_pages_is_stored_once(site, tmp_path):
+    path = write_config(tmp_path, standard_sources(site))
+    config, results, posts = ingest(path)
+    assert all(r.status == "ok" for r in results.values()), results
+    by_source = {}
+    for p in posts:
+        by_source.setdefault(p.source, []).append(p)
+    expected = {
+        "Massoud (text)": SEEDS["massoud-khodabandeh"].posts,
+        "Iran Interlink (classic)": SEEDS["iran-interlink"].posts,
+        "Ali (block)": SEEDS["ali-alavi"].posts,
+        "Iran Interlink (feed)": SEEDS["iran-interlink"].posts[:10],
+    }
+    for name, seed_posts in expected.items():
+        got = sorted(p.title for p in by_source[name])
+        assert got == sorted(sp.title for sp in seed_posts), name
+        assert results[name].new == len(seed_posts)
+        # paginated sources really went past page 1 (5 posts per page)
+        if results[name].rule != "rss" and len(seed_posts) > 5:
+            assert results[name].pages >= 2
+    # dates are the "Posted on" dates in the site's time zone, authors and outlets from the source line
+    massoud = {p.title: p for p in by_source["Massoud (text)"]}
+    troll = massoud["Trump Campaign Uses Mujahedin-e-Khalq ( MEK ) Troll Farm In Albania"]
+    assert troll.published.astimezone(config.timezone).date().isoformat() == "2020-10-28"
+    assert (troll.author, troll.outlet) == ("Massoud Khodabandeh", "Iran Interlink")
+    statecraft = massoud["MEK cult in Albania poses public health risk"]
+    assert (statecraft.author, statecraft.outlet) == ("Massoud Khodabandeh", "Responsible Statecraft")
+    assert not statecraft.excerpt.startswith("Massoud Khodabandeh")
+    assert all(p.versions == 1 for p in posts)
+    # type: auto merged the feed in: full content arrived for the feed's posts, still one post each
+    ali = {p.title: p for p in by_source["Ali (block)"]}
+    assert len(ali) == len(SEEDS["ali-alavi"].posts)
+    assert sum(1 for p in ali.values() if p.content) >= 5 and all(p.origin == "both" for p in ali.values())
+
+    # a second pass over an unchanged site stores nothing new and costs no parsing
+    site.running.reset_hits()
+    _, again, posts2 = ingest(path)
+    assert sum(r.new + r.changed for r in again.values()) == 0
+    assert len(posts2) == len(posts)
+    assert all(r.status in ("ok", "not_modified") for r in again.values())
+    assert all(r.pages == 0 for r in again.values()), "304s must not be parsed"
+
+
+def test_an_edit_is_exactly_one_change_with_its_diff(site, tmp_path):
+    path = write_config(tmp_path, standard_sources(site))
+    ingest(path)
+    ali = SEEDS["ali-alavi"].posts
+    retitled, rewritten = ali[0], ali[1]
+    site.edit_post(retitled.post_id, title=retitled.title + " (updated)")
+    new_line = rewritten.body_line.replace("In its 57-year existence", "In its whole 57-year existence")
+    assert new_line != rewritten.body_line
+    site.edit_post(rewritten.post_id, body_line=new_line)
+    config, results, posts = ingest(path, ["Ali (block)"])
+    assert (results["Ali (block)"].changed, results["Ali (block)"].new) == (2, 0)
+    with Store.open(config.database) as store:
+        changed = {p.title: store.versions(p.id) for p in store.posts(changed=True)}
+    assert set(changed) == {retitled.title + " (updated)", rewritten.title}
+    t_versions = changed[retitled.title + " (updated)"]
+    assert [c.field for c in t_versions[1].changes] == ["title"]
+    assert t_versions[1].changes[0].old == retitled.title
+    assert "{+(updated)+}" in t_versions[1].changes[0].diff
+    e_versions = changed[rewritten.title]
+    assert [c.label for c in e_versions[1].changes] == ["excerpt rewritten"]
+    assert "{+whole+}" in e_versions[1].changes[0].diff
+    # and the next pass sees nothing new
+    _, results, _ = ingest(path, ["Ali (block)"])
+    assert results["Ali (block)"].changed == 0
+
+
+def test_page_noise_is_never_a_change(site, tmp_path):
+    path = write_config(tmp_path, standard_sources(site))
+    ingest(path)
+    site.set_noise(True, every_request=True)
+    site.bump_noise()
+    _, results, posts = ingest(path)
+    assert all(r.status in ("ok", "not_modified") for r in results.values()), results
+    assert sum(r.changed + r.new for r in results.values()) == 0
+    assert all(p.versions == 1 for p in posts)
+    assert sum(r.pages for r in results.values()) > 0, "noise changed the bodies, so pages were parsed"
+
+
+def test_failures_are_per_source_and_others_still_ingest(site, tmp_path):
+    base = site.running.url
+    sources = [
+        {"name": "good", "type": "html", "url": site.author_url("massoud-khodabandeh", "classic", base_url=base)},
+        {"name": "server error", "type": "html", "url": site.author_url("ali-alavi", "classic", base_url=base)},
+        {"name": "slow", "type": "html", "url": site.author_url("ali-alavi", "block", base_url=base)},
+        {"name": "broken feed", "type": "feed", "url": site.feed_url("ali-alavi", "text", base_url=base)},
+        {"name": "empties", "type": "html", "url": site.author_url("iran-interlink", "text", base_url=base)},
+    ]
+    path = write_config(tmp_path, sources)
+    _, first, _ = ingest(path, ["empties"])
+    assert first["empties"].new == 10
+    site.fail("/classic/author/ali-alavi/", 500)
+    site.delay("/block/author/ali-alavi/", 5)
+    site.break_feed("ali-alavi")
+    site.empty_page("iran-interlink")
+    config, results, posts = ingest(path)
+    assert results["good"].status == "ok" and results["good"].new == len(SEEDS["massoud-khodabandeh"].posts)
+    r = results["server error"]
+    assert (r.status, r.error_type, r.http_status) == ("error", "HTTPStatusError", 500)
+    assert "HTTP 500" in r.error
+    r = results["slow"]
+    assert (r.status, r.error_type) == ("error", "FetchTimeout") and "gave up after" in r.error
+    r = results["broken feed"]
+    assert (r.status, r.error_type) == ("error", "FeedError") and "malformed" in r.error.lower()
+    r = results["empties"]
+    assert (r.status, r.error_type) == ("error", "NoPostsFound")
+    assert r.error == "no posts found on a page that had 5"
+    # nothing stored earlier was lost; nothing half-read was stored
+    assert sum(p.source == "empties" for p in posts) == 10
+    assert {p.source for p in posts} == {"good", "empties"}
+    with Store.open(config.database) as store:
+        states = store.source_states()
+        assert states["server error"].failures == 1 and states["server error"].last_error.startswith("HTTP 500")
+        assert states["empties"].last_post_count == 5, "a failed read must not lower the baseline"
+        assert store.integrity_check() == "ok"
+
+
+def run_cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "monitor", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_cli_fetch_then_posts_json(site, tmp_path):
+    path = write_config(tmp_path, standard_sources(site))
+    r = run_cli("fetch", "--config", str(path), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "Massoud (text): new 8" in r.stdout
+    assert "total: 4 sources, 34 new, 0 changed, 0 unchanged, 0 failed" in r.stdout
+    r = run_cli("--config", str(path), "posts", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    posts = json.loads(r.stdout)
+    assert len(posts) == 34
+    keys = {"source", "url", "title", "author", "outlet", "published", "excerpt", "first_seen",
+            "last_changed", "versions"}
+    assert all(keys <= set(p) for p in posts)
+    troll = next(p for p in posts if p["source"] == "Massoud (text)" and p["title"].startswith("Trump Campaign"))
+    assert troll["published"].startswith("2020-10-28") and troll["author"] == "Massoud Khodabandeh"
+    assert troll["outlet"] == "Iran Interlink" and troll["versions"] == 1
+
+    # one failing source: exit 1, the others stored
+    site.fail("/block/author/ali-alavi/", 503)
+    site.add_post("massoud-khodabandeh", "A brand new post", "2021/11/01",
+                  "Massoud Khodabandeh, Iran Interlink, November 01 2021:… Something new happened.")
+    r = run_cli("fetch", "--config", str(path), cwd=tmp_path)
+    assert r.returncode == 1
+    assert "Ali (block): error (RateLimited)" in r.stdout
+    assert "Massoud (text): new 1" in r.stdout
+    r = run_cli("posts", "--config", str(path), "--format", "json", "--source", "Massoud (text)", cwd=tmp_path)
+    assert json.loads(r.stdout)[0]["title"] == "A brand new post"
+
+    r = run_cli("status", "--config", str(path), "--format", "json", cwd=tmp_path)
+    status = {s["source"]: s for s in json.loads(r.stdout)}
+    assert status["Ali (block)"]["result"] == "error" and "503" in status["Ali (block)"]["last_error"]
+    assert status["Massoud (text)"]["result"] == "ok" and status["Massoud (text)"]["next_due"]
+
+
+def test_cli_history_and_check(site, tmp_path):
+    path = write_config(tmp_path, standard_sources(site))
+    assert run_cli("fetch", "--config", str(path), cwd=tmp_path).returncode == 0
+    post = SEEDS["massoud-khodabandeh"].posts[1]
+    site.edit_post(post.post_id, title="MEK cult in Albania poses a public health risk")
+    assert run_cli("fetch", "--config", str(path), cwd=tmp_path).returncode == 0
+    url = site.post_url(post.post_id, "wordpress", base_url=site.running.url)
+    r = run_cli("history", url, "--config", str(path), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "v2" in r.stdout and "title edited: MEK cult in Albania poses {+a+} public health risk" in r.stdout
+
+    r = run_cli("check", site.author_url("ali-alavi", "block", base_url=site.running.url),
+                "--config", str(path), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "rule: block, 5 posts" in r.stdout and "rss, 6 posts" in r.stdout
+    assert "Mike Pence From Anti Saddam To lobbying for Saddam Private Army" in r.stdout
+    assert "feed: " in r.stdout and "next page: " in r.stdout
+    with Store.open(tmp_path / "monitor.db") as store:
+        before = store.count_posts()
+    assert before == 34  # check stored nothing
+
+
+def test_cli_config_error_names_the_key(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({
+        "site": {"title": "X"},
+        "sources": [{"name": "a", "url": "http://127.0.0.1/"}, {"name": "b", "url": "http://127.0.0.1/"},
+                    {"name": "c", "url": "gopher://old.example/"}],
+    }))
+    for cmd in (["fetch"], ["posts"], ["status"], ["digest"]):
+        r = run_cli(*cmd, "--config", str(path), cwd=tmp_path)
+        assert r.returncode == 2, (cmd, r.stdout, r.stderr)
+        assert "sources[2].url: not an http(s) URL" in r.stderr
+        assert "Traceback" not in r.stderr
+    assert not (tmp_path / "monitor.db").exists()
