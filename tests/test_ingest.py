@@ -265,3 +265,23 @@ def test_cli_config_error_names_the_key(tmp_path):
         assert "sources[2].url: not an http(s) URL" in r.stderr
         assert "Traceback" not in r.stderr
     assert not (tmp_path / "monitor.db").exists()
+
+
+def test_known_source_stops_at_first_page_with_nothing_new(site, tmp_path):
+    base = site.running.url
+    src = {"name": "Iran Interlink (classic)", "type": "html", "max_pages": 5,
+           "url": site.author_url("iran-interlink", "classic", base_url=base)}
+    path = write_config(tmp_path, [src])
+    _, first, _ = ingest(path)
+    assert first[src["name"]].pages == 2  # 10 posts, 5 per page: a cold run reads every page
+    page2 = site.author_url("iran-interlink", "classic", page=2, base_url=base)
+    site.add_post("iran-interlink", "Fresh news from Tirana", "2021/11/02",
+                  "Iran Interlink, November 02 2021:… Something happened in Tirana.")
+    site.running.reset_hits()
+    _, second, posts = ingest(path)
+    r = second[src["name"]]
+    assert (r.new, r.changed, r.pages) == (1, 0, 2)  # page 1 had the new post, page 2 nothing new: stop
+    page3 = site.author_url("iran-interlink", "classic", page=3, base_url=base)
+    assert site.running.hits[page3.removeprefix(base)] == 0, "a page after one with nothing new was fetched"
+    assert site.running.hits[page2.removeprefix(base)] == 1
+    assert len(posts) == 11
