@@ -28,11 +28,17 @@ def item(title="Post", link="https://e.com/post/", date="Wed, 28 Oct 2020 10:00:
 
 # --- bozo ---------------------------------------------------------------------------------------
 
-def test_truncated_feed_keeps_its_entries_and_warns():
+def test_truncated_feed_is_an_error_not_a_partial_read():
     body = rss(item("One", "https://e.com/1/") + item("Two", "https://e.com/2/"))
     cut = body[: body.index(b"</item>", body.index(b"Two")) + 7]  # no </channel></rss>
-    page = extract(cut, url=URL, tz=TZ)
-    assert [p.title for p in page.posts] == ["One", "Two"]
+    with pytest.raises(FeedError, match=r"^malformed feed: the document is cut off"):
+        extract(cut, url=URL, tz=TZ)
+
+
+def test_whole_feed_with_a_stray_ampersand_is_read_leniently_with_a_warning():
+    body = rss(item("One & Two", "https://e.com/1/") + item("Three", "https://e.com/3/"))
+    page = extract(body, url=URL, tz=TZ)
+    assert [p.title for p in page.posts][-1] == "Three" and len(page.posts) == 2
     assert len(page.warnings) == 1 and "not well-formed" in page.warnings[0]
 
 
