@@ -220,7 +220,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = resolve_path(root, raw_path)
         if path is not None and path.is_dir():
             if not raw_path.endswith("/"):
-                location = quote(unquote(raw_path)) + "/" + (f"?{query}" if query else "")
+                # one leading slash: "//host" in a Location would send the browser to another host
+                location = "/" + quote(unquote(raw_path)).lstrip("/") + "/" + (f"?{query}" if query else "")
                 self._send_simple(HTTPStatus.MOVED_PERMANENTLY, "moved\n", body=body,
                                   extra={"Location": location})
                 return

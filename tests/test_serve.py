@@ -163,6 +163,12 @@ def test_directory_without_slash_redirects(server):
     assert status == 301 and headers["location"] == "/2020/10-30/?x=1"
 
 
+def test_redirect_never_points_at_another_host(server):
+    # "//2020/10-30" resolves to a directory; a Location of "//2020/10-30/" would mean host "2020"
+    status, headers, _ = request(server, "GET", "//2020/10-30")
+    assert status == 301 and headers["location"] == "/2020/10-30/"
+
+
 def test_other_methods_are_405(server):
     status, headers, _ = request(server, "POST", "/feed.xml")
     assert status == 405 and headers["allow"] == "GET, HEAD"

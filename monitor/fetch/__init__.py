@@ -73,16 +73,21 @@ _LOCATION = "digest_monitor.location"  # where _take_location puts a redirect's 
 _RETRY_SECONDS = re.compile(r"\d+(?:\.\d+)?")
 
 
+MAX_RETRY_AFTER = 7 * 86400.0
+
+
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
     """Seconds to wait from a ``Retry-After`` header: ``"120"`` or an HTTP date.
 
-    ``None`` when the header is absent or unreadable; a date in the past gives ``0.0``.
+    ``None`` when the header is absent or unreadable; a date in the past gives ``0.0``; a wait
+    longer than :data:`MAX_RETRY_AFTER` (7 days) is capped, so a hostile value cannot overflow
+    date arithmetic or silence a source for years.
     A naive ``now`` or date is taken as UTC.
     """
     if value is None or not (value := value.strip()):
         return None
     if _RETRY_SECONDS.fullmatch(value):
-        return float(value)
+        return min(float(value), MAX_RETRY_AFTER)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
@@ -91,7 +96,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
         when = when.replace(tzinfo=UTC)
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
+    return min(max(0.0, (when - now).total_seconds()), MAX_RETRY_AFTER)
 
 
 class Fetcher:
