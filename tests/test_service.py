@@ -364,7 +364,7 @@ def test_serve_forever_ticks_and_stops_promptly(tmp_path):
             return code, took, pipeline.calls, jobs
 
     code, took, calls, jobs = run(scenario())
-    assert code == 0 and took < 1
+    assert code == 0 and took < 10  # a hang guard: stopping waits for nothing
     assert [c[0] for c in calls].count(("s0",)) >= 2 and [c[0] for c in calls].count(("s1",)) == 1
     assert jobs["publish"].strftime("%a %H:%M") == "Sat 06:00"
 
@@ -393,7 +393,7 @@ def test_a_slow_source_does_not_hold_back_the_others(tmp_path):
     runs, pipeline, s0_log, stopped_in = run(scenario())
     assert runs.count(("s0",)) == 1 and runs.count(("s1",)) == 4
     assert pipeline.overlaps == 0
-    assert s0_log == [] and stopped_in < 1  # the cancelled run wrote nothing
+    assert s0_log == [] and stopped_in < 10  # cancelled, not waited for (it sleeps 30 s)
 
 
 # -- `monitor run` as a subprocess against the sample site --------------------------------------------
