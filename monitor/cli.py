@@ -359,7 +359,11 @@ def demo(port: int, workdir: Path | None, no_serve: bool) -> None:
 
 
 def main() -> None:
-    cli(obj={})
+    try:
+        cli(obj={})
+    except MonitorError as e:  # a locked, corrupt or unwritable database, say: a reason, not a traceback
+        click.echo(f"error: {e.reason}", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

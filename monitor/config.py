@@ -22,6 +22,7 @@ from .errors import ConfigError
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+MAX_DURATION = 365 * 86400.0  # longer waits overflow date arithmetic and mean "never" anyway
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|kib|mib|gib)?\s*$", re.I)
 _SIZE_UNITS = {None: 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
                "kib": 1024, "mib": 1024**2, "gib": 1024**3}
@@ -122,6 +123,8 @@ def parse_duration(value: Any, key: str) -> float:
         raise ConfigError(key, f"expected a duration like 30m, 1h or 2s, got {value!r}")
     if seconds <= 0:
         raise ConfigError(key, f"must be more than zero, got {value!r}")
+    if not seconds <= MAX_DURATION:  # also .inf and .nan: a deadline that never ends is no deadline
+        raise ConfigError(key, f"must be at most 365 days, got {value!r}")
     return seconds
 
 

@@ -37,6 +37,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from html import escape as html_escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,7 +49,9 @@ from markupsafe import Markup
 
 from . import digest as dg
 from .config import Config
+from .detect import content_text
 from .errors import PublishError
+from .markup import too_complex
 from .models import Digest, StoredPost, Version
 from .store import Store
 
@@ -91,11 +94,14 @@ def sanitize(html: str, base_url: str | None = None) -> str:
     """HTML from elsewhere made harmless: strict allow-list, no scripts, no ``javascript:``.
 
     Relative links are resolved against ``base_url``, or dropped without one (they would
-    point into our own site).
+    point into our own site). Markup too deep for any parser to handle in reasonable time
+    (:mod:`monitor.markup`) is published as its text, escaped.
     """
     html = dg.clean_text(html)
     if not html:
         return ""
+    if too_complex(html):  # nesting no parser handles in reasonable time: publish its text instead
+        return f"<p>{html_escape(content_text(html))}</p>"
     kwargs: dict[str, Any] = {"url_relative": ("rewrite_with_base", base_url) if base_url else "deny"}
     return nh3.clean(
         html,
@@ -287,7 +293,9 @@ def render_feeds(rendered: Sequence[Rendered], *, site_title: str, site_url: str
                 fe.id(f"tag:{host},{v.week_ending.year}:{v.guid}")
             fe.pubDate(when)
             fe.updated(when)
-            fe.description(v.intro, isSummary=True)
+            # RSS readers take <description> as HTML, so our plain text goes in escaped; Atom's
+            # <summary> is type="text" and carries it as it is
+            fe.description(html_escape(v.intro, quote=False) if kind == "rss" else v.intro, isSummary=True)
             fe.content(body, type="html")
         try:
             out.append(fg.rss_str(pretty=True) if kind == "rss" else fg.atom_str(pretty=True))

@@ -705,7 +705,7 @@ def test_a_week_of_10000_posts_builds_whole() -> None:
     rss, _atom = publish.render_feeds([r], site_title="Bench", site_url="http://127.0.0.1:8000/", tz=LONDON)
     assert len(d.items) == 10_000 and len(rss) > 1_000_000
     assert d.items[0].post.id == 10_000  # newest first
-    assert rss.count("Read more".encode()) >= 10_000
+    assert rss.count(b"Read more") >= 10_000
 
 
 # -- a real browser ----------------------------------------------------------------------------------------

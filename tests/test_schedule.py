@@ -2,7 +2,7 @@ import datetime as dt
 
 from monitor.schedule import backoff_delay, is_due, next_due
 
-NOW = dt.datetime(2026, 1, 1, 12, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC)
 
 
 def test_success_is_every_with_bounded_jitter():

@@ -18,7 +18,7 @@ from monitor.config import parse_config
 from monitor.serve import SiteServer, content_type, health_report, is_loopback, resolve_path
 from monitor.store import Store
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 RSS = (b'<?xml version="1.0" encoding="UTF-8"?>\n'
        b'<rss version="2.0"><channel><title>t</title></channel></rss>\n')
 ATOM = (b'<?xml version="1.0" encoding="utf-8"?>\n'

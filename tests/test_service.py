@@ -41,7 +41,7 @@ from monitor.service import (
 )
 from monitor.store import Observation, RunWrites, Store
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 LONDON = ZoneInfo("Europe/London")
 D = dt.date
 

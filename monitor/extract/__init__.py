@@ -15,6 +15,11 @@
 
 A page with zero posts is not an error here: the pipeline knows how many the page had before.
 
+Every text field of every post leaves :func:`extract` clean (:func:`clean_post`): no lone
+surrogates (they cannot be encoded, so they would break hashing and storing), no NUL or other C0/C1
+control characters, no Unicode noncharacters. A page can carry them (``&#xD800;``, raw control
+bytes); nothing after this stage ever sees them.
+
 Merge rule (a post seen on the page and in the feed becomes one PostData, origin="both"):
 
 - Posts match by WordPress id when both sides know it (different ids never match), else by
@@ -34,7 +39,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from ..config import Selectors
@@ -49,6 +54,8 @@ from .sourceline import parse_source_line, strip_repeated_title
 __all__ = [
     "ExtractError",
     "FeedError",
+    "clean_post",
+    "clean_str",
     "decode_html",
     "extract",
     "merge",
@@ -67,6 +74,41 @@ _FIRST_TAG = re.compile(
 _FEED_TAGS = (b"rss", b"feed", b"rdf:rdf", b"rdf")
 _BINARY_TYPES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip",
                  "application/gzip", "application/octet-stream")
+
+
+# Lone surrogates, C0/C1 controls (tab, LF and CR are text) and noncharacters: not text.
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
+_SPACE_LIKE = frozenset("\x0b\x0c\x1c\x1d\x1e\x1f\x85")  # controls str.split() treats as spaces
+
+
+def _not_text(m: re.Match[str]) -> str:
+    return " " if m.group() in _SPACE_LIKE else ""
+
+
+def clean_str(text: str) -> str:
+    """``text`` without lone surrogates, control characters (but tab/LF/CR) or noncharacters."""
+    return _NOT_TEXT.sub(_not_text, text) if _NOT_TEXT.search(text) else text
+
+
+_TEXT_FIELDS = ("url", "title", "excerpt", "content", "author", "outlet", "guid")
+
+
+def clean_post(post: PostData) -> PostData:
+    """``post`` with every text field through :func:`clean_str` (the same object when already clean)."""
+    changes: dict[str, Any] = {}
+    for name in _TEXT_FIELDS:
+        value = getattr(post, name)
+        if value and _NOT_TEXT.search(value):
+            changes[name] = clean_str(value)
+    return dataclasses.replace(post, **changes) if changes else post
+
+
+def _clean_page(page: Page) -> Page:
+    posts = tuple(clean_post(p) for p in page.posts)
+    author = clean_str(page.author) if page.author else page.author
+    if author == page.author and all(a is b for a, b in zip(posts, page.posts)):
+        return page
+    return dataclasses.replace(page, posts=posts, author=author)
 
 
 def _content_type(headers: Mapping[str, str] | None) -> str:
@@ -119,14 +161,16 @@ def extract(
         raise ExtractError("empty response body", url=url)
     ctype = _content_type(headers)
     head = _head(body)
-    if (ctype.startswith(_BINARY_TYPES) and not _FIRST_TAG.match(head)) or b"\x00" in head:
+    markup = _FIRST_TAG.match(head)
+    if (ctype.startswith(_BINARY_TYPES) or b"\x00" in head) and not markup:
+        # a stray NUL in a document that starts as markup is dirt in the text, not binary data
         raise ExtractError(f"not HTML or a feed ({ctype or 'binary data'})", url=url)
     if kind == "auto":
         kind = sniff_kind(body, headers)
     if kind == "feed":
-        return extract_feed(body, url=url, tz=tz, headers=headers)
+        return _clean_page(extract_feed(body, url=url, tz=tz, headers=headers))
     if kind == "html":
-        return extract_html(decode_html(body, headers), url=url, tz=tz, selectors=selectors)
+        return _clean_page(extract_html(decode_html(body, headers), url=url, tz=tz, selectors=selectors))
     raise ValueError(f"kind must be 'auto', 'html' or 'feed', not {kind!r}")
 
 

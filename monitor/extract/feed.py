@@ -11,11 +11,12 @@ feedparser never raises; it sets ``bozo``. We always look at it::
 feedparser is called with ``sanitize_html=False, resolve_relative_uris=False``: content is stored
 raw and sanitized once, at publish time, and skipping both passes is most of feedparser's cost.
 It is given the body wrapped in ``io.BytesIO`` (a ``str`` that looks like a path or URL would be
-opened). External entities are never fetched: feedparser strips every ``<!ENTITY>`` declaration
-that is not a plain literal before the SAX parser sees it (we do it again, properly, in
-:func:`_defuse_doctype`: feedparser's own pass misses a DOCTYPE that shares a line with the XML
-prolog), external general entities are off, and expat caps entity amplification anyway (see
-tests/test_extract_feed.py).
+opened), after :func:`_defuse_charrefs` has dropped references to characters XML forbids
+(``&#xD800;`` made feedparser itself raise). External entities are never fetched: feedparser
+strips every ``<!ENTITY>`` declaration that is not a plain literal before the SAX parser sees it
+(we do it again, properly, in :func:`_defuse_doctype`: feedparser's own pass misses a DOCTYPE that
+shares a line with the XML prolog), external general entities are off, and expat caps entity
+amplification anyway (see tests/test_extract_feed.py).
 
 Per entry: ``link`` (absolute), ``title`` (plain text), ``published`` (then ``updated``) as an
 aware UTC datetime (a date without a zone is read as UTC; a date-only value is 00:00 in the
@@ -93,6 +94,35 @@ def _defuse_doctype(body: bytes) -> bytes:
         return dm.group(1).rstrip() + (b" [" + b"".join(safe) + b"]>" if safe else b">")
 
     return _DOCTYPE_SUBSET.sub(keep_literal_entities, prolog, count=1) + body[prolog_end:]
+
+
+_CHARREF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
+
+
+def _xml_char(code: int) -> bool:
+    """Whether XML 1.0 allows the code point (a character reference to anything else is fatal)."""
+    if code < 0x20:
+        return code in (0x9, 0xA, 0xD)
+    return code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or 0x10000 <= code <= 0x10FFFF
+
+
+def _drop_bad_charref(m: re.Match[bytes]) -> bytes:
+    digits = m.group(1) if m.group(1) is not None else m.group(2)
+    if len(digits.lstrip(b"0")) > 7:  # past U+10FFFF in either base (and no 5,000-digit int())
+        return b""
+    code = int(m.group(1), 16) if m.group(1) is not None else int(m.group(2))
+    return m.group(0) if _xml_char(code) else b""
+
+
+def _defuse_charrefs(body: bytes) -> bytes:
+    """Drop character references to what XML forbids (``&#xD800;``, ``&#0;``, ``&#99999999;``).
+
+    The strict parser rejects the whole feed for one of them, and feedparser's lenient fallback
+    raises on a lone surrogate (``chr(0xD800).encode()``) or an out-of-range number.
+    """
+    if b"&#" not in body:
+        return body
+    return _CHARREF.sub(_drop_bad_charref, body)
 
 
 def _name(detail: Mapping[str, Any] | None, fallback: str | None) -> str:
@@ -184,7 +214,7 @@ def extract_feed(
     response_headers.setdefault("content-type", "application/xml")
     try:
         parsed = feedparser.parse(
-            io.BytesIO(_defuse_doctype(body)),
+            io.BytesIO(_defuse_charrefs(_defuse_doctype(body))),
             response_headers=response_headers,
             sanitize_html=False,
             resolve_relative_uris=False,

@@ -20,12 +20,14 @@ same general signals the generic rule uses. Site chrome (``nav``, ``aside``, the
 footer, sidebars, widgets, menus, comment areas, share buttons) is never read for posts, and post
 meta (comment counts, "Continue reading", bylines, relative times, category links) never leaks into
 an excerpt. Every walk over the tree is iterative, so 10,000-deep markup cannot hit the recursion
-limit.
+limit; markup that would make the parser itself take minutes (100,000 levels, 50,000 attributes on
+a tag: :mod:`monitor.markup`) is refused before parsing (a feed summary is then read as plain text).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +38,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from ..config import Selectors
 from ..errors import ExtractError
+from ..markup import too_complex
 from ..models import Page, PostData
 from .identity import normalize_url, wp_post_id
 from .sourceline import MONTH_PATTERN, MONTHS, collapse, split_excerpt
@@ -363,10 +366,20 @@ def _excerpt_from_lines(lines: Sequence[_Line]) -> tuple[str, str | None]:
     return text, trailing
 
 
+_ANY_TAG = re.compile(r"<[^>]*>")
+
+
+def _without_parser(fragment: str) -> str:
+    """The text of markup too complex to parse (see :mod:`monitor.markup`): tags dropped, entities decoded."""
+    return collapse(html.unescape(_ANY_TAG.sub(" ", fragment)))
+
+
 def html_to_plain(fragment: str) -> str:
     """All the text of an HTML fragment (a feed title), entities decoded, whitespace collapsed."""
     if "<" not in fragment and "&" not in fragment:
         return collapse(fragment)
+    if too_complex(fragment):
+        return _without_parser(fragment)
     body = LexborHTMLParser(fragment).body
     return " ".join(ln.text for ln in _lines([body], lambda _: False)) if body is not None else ""
 
@@ -375,6 +388,8 @@ def html_to_text(fragment: str) -> tuple[str, str | None]:
     """Plain text of an HTML fragment (a feed summary) and the text of a link that ends it."""
     if "<" not in fragment and "&" not in fragment:
         return collapse(fragment), None
+    if too_complex(fragment):
+        return _without_parser(fragment), None
     tree = LexborHTMLParser(fragment)
     root = tree.body
     if root is None:
@@ -1017,6 +1032,8 @@ def _rule_generic(tree: LexborHTMLParser, base: str, tz: ZoneInfo) -> list[_Foun
 
 def extract_html(text: str, *, url: str, tz: ZoneInfo, selectors: Selectors | None = None) -> Page:
     """Posts on one HTML page (newest first, as shown). Zero posts is not an error here."""
+    if (why := too_complex(text)) is not None:
+        raise ExtractError(f"page not read: {why}", url=url)
     try:
         tree = LexborHTMLParser(text)
     except Exception as e:  # lexbor refuses only on allocation failure / invalid input type
