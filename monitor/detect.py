@@ -15,9 +15,10 @@ What counts as a change (and what does not):
 * A field the observation does not carry is *not observed*, never "deleted":
   an empty excerpt or content, a missing date. Feeds that drop content and
   author pages that never show it therefore cause no false alarms.
-* A post seen only in the feed (``origin == "feed"``) of a source whose stored
-  excerpt came from the author page is not compared on excerpt: the two
-  surfaces word excerpts differently.
+* Excerpts are compared only when both came from the same surface (author page,
+  or feed alone, see :func:`excerpt_source`): the two word excerpts differently,
+  and a post seen once via the feed and once via the page is not an edit.
+* A field seen for the first time (stored empty) is filled in, not an edit.
 * Dates: if either side is date-only ("Posted on: 2020/10/28"), only the local
   calendar date is compared; otherwise the instant, to the minute.
 
@@ -37,7 +38,7 @@ from zoneinfo import ZoneInfo
 
 from .models import Decision, FieldChange, PostData, StoredPost
 
-__all__ = ["HASH_VERSION", "decide", "normalize_text", "content_text", "post_hash", "word_diff", "date_key"]
+__all__ = ["HASH_VERSION", "decide", "excerpt_source", "normalize_text", "content_text", "post_hash", "word_diff", "date_key"]
 
 HASH_VERSION = 1
 
@@ -120,6 +121,11 @@ def word_diff(old: str, new: str) -> str:
     return " ".join(out)
 
 
+def excerpt_source(origin: str) -> str:
+    """Where an excerpt was read: the author page (origin page/both) or the feed alone."""
+    return "feed" if origin == "feed" else "page"
+
+
 def _date_text(published: dt.datetime | None, date_only: bool, tz: ZoneInfo) -> str:
     if published is None:
         return ""
@@ -136,14 +142,14 @@ def decide(old: StoredPost | None, new: PostData, *, tz: ZoneInfo) -> Decision:
     changes: list[FieldChange] = []
 
     def text_field(name: str, old_raw: str, new_raw: str, norm) -> None:
-        if not new_raw:  # not observed this time
+        if not new_raw or not old_raw:  # not observed this time, or first observed now: not an edit
             return
         o, n = norm(old_raw), norm(new_raw)
         if o != n:
             changes.append(FieldChange(name, old_raw, new_raw, word_diff(o, n), _LABELS[name]))
 
     text_field("title", old.title, new.title, normalize_text)
-    if not (new.origin == "feed" and old.origin in ("page", "both")):
+    if excerpt_source(old.origin) == excerpt_source(new.origin):
         text_field("excerpt", old.excerpt, new.excerpt, normalize_text)
     text_field("content", old.content, new.content, content_text)
 

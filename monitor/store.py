@@ -32,6 +32,7 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from .detect import excerpt_source
 from .errors import StorageError
 from .models import FieldChange, PostData, SourceResult, StoredPost, Version
 
@@ -188,6 +189,38 @@ def _post(row: dict[str, Any]) -> StoredPost:
         last_changed=parse_iso(row["last_changed"]),
         versions=row["versions"],
     )
+
+
+#: The columns of a post, in StoredPost's order: hot reads select these and build StoredPost from
+#: the row tuple (sqlite-utils' dict per row costs more than the query on big reads).
+_POST_COLUMNS = ("id", "source", "identity", "url", "title", "published", "date_only", "excerpt", "content",
+                 "author", "outlet", "original_date", "guid", "wp_id", "origin", "hash", "first_seen",
+                 "last_seen", "last_changed", "versions")
+_POST_SELECT = ", ".join(_POST_COLUMNS)
+_N_POST = len(_POST_COLUMNS)
+_VERSION_COLUMNS = ("post_id", "number", "seen_at", "title", "excerpt", "content", "published", "changes")
+_VERSION_SELECT = ", ".join(_VERSION_COLUMNS)
+
+
+def _post_row(t: Sequence[Any]) -> StoredPost:
+    """StoredPost from a row of ``_POST_COLUMNS`` (same result as :func:`_post`)."""
+    (id_, source, identity, url, title, published, date_only, excerpt, content, author, outlet, original_date,
+     guid, wp_id, origin, hash_, first_seen, last_seen, last_changed, versions) = t
+    fromiso = dt.datetime.fromisoformat
+    return StoredPost(
+        id_, source, identity, url, title, fromiso(published) if published else None, bool(date_only), excerpt,
+        content, author, outlet, dt.date.fromisoformat(original_date) if original_date else None, guid, wp_id,
+        origin, hash_, fromiso(first_seen), fromiso(last_seen), fromiso(last_changed) if last_changed else None,
+        versions,
+    )
+
+
+def _version_row(t: Sequence[Any]) -> Version:
+    """Version from a row of ``_VERSION_COLUMNS`` (same result as :func:`_version`)."""
+    post_id, number, seen_at, title, excerpt, content, published, changes = t
+    return Version(post_id=post_id, number=number, seen_at=dt.datetime.fromisoformat(seen_at), title=title,
+                   excerpt=excerpt, content=content, published=parse_iso(published),
+                   changes=_changes_from_json(changes) if changes and changes != "[]" else ())
 
 
 @dataclass(frozen=True)
@@ -360,10 +393,10 @@ class Store:
         by_id: dict[str, StoredPost] = {}
         by_url: dict[str, StoredPost] = {}
         with self._errors("reading posts"):
-            for r in self.db.query("SELECT * FROM posts WHERE source = ?", [source]):
-                p = _post(r)
-                by_id[r["identity"]] = p
-                by_url.setdefault(r["url_key"], p)
+            for r in self.db.conn.execute(f"SELECT {_POST_SELECT}, url_key FROM posts WHERE source = ?", [source]):
+                p = _post_row(r[:_N_POST])
+                by_id[p.identity] = p
+                by_url.setdefault(r[_N_POST], p)
         return by_id, by_url
 
     def count_posts(self, source: str | None = None) -> int:
@@ -384,10 +417,10 @@ class Store:
             params.append(iso(since))
         if changed:
             where.append("versions > 1")
-        sql = "SELECT * FROM posts" + (" WHERE " + " AND ".join(where) if where else "")
+        sql = f"SELECT {_POST_SELECT} FROM posts" + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY published DESC, id DESC"
         with self._errors("reading posts"):
-            return [_post(r) for r in self.db.query(sql, params)]
+            return [_post_row(r) for r in self.db.conn.execute(sql, params)]
 
     def posts_by_url(self, url: str, url_key: str | None = None) -> list[StoredPost]:
         with self._errors("reading posts"):
@@ -404,33 +437,39 @@ class Store:
     def posts_published_between(self, start: dt.datetime, end: dt.datetime) -> list[StoredPost]:
         """Posts whose published instant is in [start, end)."""
         with self._errors("reading posts"):
-            rows = self.db.query(
-                "SELECT * FROM posts WHERE published >= ? AND published < ? ORDER BY published DESC, id ASC",
+            rows = self.db.conn.execute(
+                f"SELECT {_POST_SELECT} FROM posts WHERE published >= ? AND published < ? "
+                "ORDER BY published DESC, id ASC",
                 [iso(start), iso(end)],
             )
-            return [_post(r) for r in rows]
+            return [_post_row(r) for r in rows]
 
     def changes_between(self, start: dt.datetime, end: dt.datetime) -> list[tuple[StoredPost, Version]]:
         """Versions > 1 seen in [start, end), with their post, oldest first."""
+        # one query (the post joined in), not one more per changed post
+        version_cols = ", ".join(f"v.{c}" for c in _VERSION_COLUMNS)
+        post_cols = ", ".join(f"p.{c}" for c in _POST_COLUMNS)
         with self._errors("reading versions"):
-            rows = list(self.db.query(
-                "SELECT v.*, v.id AS version_id FROM versions v WHERE v.number > 1 "
-                "AND v.seen_at >= ? AND v.seen_at < ? ORDER BY v.seen_at, v.id",
+            rows = self.db.conn.execute(
+                f"SELECT {version_cols}, {post_cols} FROM versions v JOIN posts p ON p.id = v.post_id "
+                "WHERE v.number > 1 AND v.seen_at >= ? AND v.seen_at < ? ORDER BY v.seen_at, v.id",
                 [iso(start), iso(end)],
-            ))
+            )
             out = []
             cache: dict[int, StoredPost] = {}
+            n = len(_VERSION_COLUMNS)
             for r in rows:
-                pid = r["post_id"]
-                if pid not in cache:
-                    cache[pid] = self.post(pid)  # type: ignore[assignment]
-                out.append((cache[pid], _version(r)))
+                pid = r[0]
+                post = cache.get(pid)
+                if post is None:
+                    post = cache[pid] = _post_row(r[n:])
+                out.append((post, _version_row(r[:n])))
             return out
 
     def versions(self, post_id: int) -> list[Version]:
         with self._errors("reading versions"):
-            return [_version(r) for r in self.db.query(
-                "SELECT * FROM versions WHERE post_id = ? ORDER BY number", [post_id])]
+            return [_version_row(r) for r in self.db.conn.execute(
+                f"SELECT {_VERSION_SELECT} FROM versions WHERE post_id = ? ORDER BY number", [post_id])]
 
     def first_published(self) -> dt.datetime | None:
         with self._errors("reading posts"):
@@ -498,21 +537,26 @@ class Store:
         e = o.existing
         assert e is not None
         if o.outcome == "unchanged":
-            # fill in what this observation adds without it being an edit (e.g. feed content first seen)
+            # fill in what this observation adds without it being an edit (feed content, a date first seen)
+            # and a page excerpt replaces one read from the feed alone (the page is what readers see)
             db.execute(
                 "UPDATE posts SET last_seen = ?, url = ?, "
                 "content = CASE WHEN content = '' THEN ? ELSE content END, "
-                "excerpt = CASE WHEN excerpt = '' THEN ? ELSE excerpt END, "
+                "excerpt = CASE WHEN ? != '' AND (excerpt = '' OR (origin = 'feed' AND ? != 'feed')) "
+                "THEN ? ELSE excerpt END, "
                 "guid = COALESCE(guid, ?), wp_id = COALESCE(wp_id, ?), "
+                "date_only = CASE WHEN published IS NULL AND ? IS NOT NULL THEN ? ELSE date_only END, "
+                "published = COALESCE(published, ?), "
                 "origin = CASE WHEN origin != ? THEN 'both' ELSE origin END WHERE id = ?",
-                [now, p.url or e.url, p.content, p.excerpt, p.guid, p.wp_id, p.origin, e.id],
+                [now, p.url or e.url, p.content, p.excerpt, p.origin, p.excerpt, p.guid, p.wp_id,
+                 published, int(p.date_only), published, p.origin, e.id],
             )
             return
         # changed: keep unobserved fields as they were, store the new version
         merged = {
             "title": p.title or e.title,
-            "excerpt": p.excerpt if (p.excerpt and not (p.origin == "feed" and e.origin in ("page", "both")))
-            else e.excerpt,
+            "excerpt": p.excerpt if (p.excerpt and (excerpt_source(p.origin) == excerpt_source(e.origin)
+                                                    or e.origin == "feed")) else e.excerpt,
             "content": p.content or e.content,
             "published": published if p.published else iso(e.published),
             "date_only": int(p.date_only) if p.published else int(e.date_only),
@@ -522,10 +566,11 @@ class Store:
             "UPDATE posts SET url = ?, title = ?, excerpt = ?, content = ?, published = ?, date_only = ?, "
             "author = CASE WHEN ? != '' THEN ? ELSE author END, "
             "outlet = CASE WHEN ? != '' THEN ? ELSE outlet END, hash = ?, last_seen = ?, last_changed = ?, "
-            "versions = ?, guid = COALESCE(guid, ?), wp_id = COALESCE(wp_id, ?) WHERE id = ?",
+            "versions = ?, guid = COALESCE(guid, ?), wp_id = COALESCE(wp_id, ?), "
+            "origin = CASE WHEN origin != ? THEN 'both' ELSE origin END WHERE id = ?",
             [p.url or e.url, merged["title"], merged["excerpt"], merged["content"], merged["published"],
              merged["date_only"], p.author, p.author, p.outlet, p.outlet, o.hash, now, now, number,
-             p.guid, p.wp_id, e.id],
+             p.guid, p.wp_id, p.origin, e.id],
         )
         self._insert_version_raw(e.id, number, now, merged, p.author or e.author, p.outlet or e.outlet,
                                  o.hash, o.changes)

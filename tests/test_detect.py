@@ -11,7 +11,7 @@ from monitor.detect import content_text, decide, normalize_text, word_diff
 from monitor.models import PostData, StoredPost
 
 TZ = ZoneInfo("Europe/London")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def day(y, m, d):
@@ -151,3 +151,27 @@ def test_property_decide_is_idempotent_and_deterministic(title, excerpt, new_exc
     # once stored, seeing the same again is unchanged
     again = stored(title=title, excerpt=new_excerpt)
     assert decide(again, obs, tz=TZ).outcome == "unchanged"
+
+
+def test_a_field_seen_for_the_first_time_is_not_an_edit():
+    # stored from the page (no content) while the feed was down; next run the feed adds content
+    old = stored(content="", origin="page")
+    d = decide(old, seen(old, content="<p>The full article.</p>", origin="both"), tz=TZ)
+    assert d.outcome == "unchanged"
+    old = stored(excerpt="")
+    assert decide(old, seen(old, excerpt="Now with an excerpt."), tz=TZ).outcome == "unchanged"
+
+
+@pytest.mark.parametrize("old_origin, new_origin", [("feed", "page"), ("feed", "both"), ("page", "feed"),
+                                                    ("both", "feed")])
+def test_excerpts_from_different_surfaces_are_not_compared(old_origin, new_origin):
+    old = stored(origin=old_origin, excerpt="The feed's own summary of the post.")
+    d = decide(old, seen(old, origin=new_origin, excerpt="What the author page shows as the excerpt."), tz=TZ)
+    assert d.outcome == "unchanged"
+
+
+@pytest.mark.parametrize("origin", ["page", "both", "feed"])
+def test_excerpts_from_the_same_surface_are_compared(origin):
+    old = stored(origin=origin)
+    d = decide(old, seen(old, origin="both" if origin == "page" else origin, excerpt="Rewritten."), tz=TZ)
+    assert [c.field for c in d.changes] == ["excerpt"]

@@ -1,7 +1,6 @@
 """Storage against real SQLite files: versions kept, one transaction per run."""
 
 import datetime as dt
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -16,7 +15,7 @@ from monitor.models import PostData, SourceResult
 from monitor.store import Observation, RunWrites, Store
 
 TZ = ZoneInfo("Europe/London")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 T0 = dt.datetime(2020, 10, 29, 12, tzinfo=UTC)
 
 
@@ -140,3 +139,16 @@ def test_unreadable_database_is_a_storage_error(tmp_path):
     bad.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StorageError, match="corrupt or not a database"):
         Store.open(bad)
+
+
+def test_feed_and_page_sightings_alternating_never_flap(store):
+    feed = post(1, excerpt="The feed summary, worded by the feed.", origin="feed", published=None)
+    page = post(1, excerpt="The excerpt as the author page shows it.", origin="page")
+    counts = [run(store, [p], T0 + dt.timedelta(hours=i)) for i, p in enumerate([feed, page, feed, page, feed])]
+    assert counts[0]["new"] == 1
+    assert all(c == {"new": 0, "changed": 0, "unchanged": 1} for c in counts[1:])
+    p = store.posts()[0]
+    assert p.versions == 1
+    assert p.excerpt == page.excerpt, "the page's excerpt replaces the feed-only one"
+    assert p.origin == "both"
+    assert p.published is not None, "the date arrived with the page"
