@@ -15,26 +15,37 @@
     build_digests(config, store, ...)                digest.build_digest -> publish.publish
 
 The CLI and the scheduler only call these functions.
+
+Where the work happens: fetching and storing on the event loop; extract and decide (CPU work) in
+up to MAX_PARSE_WORKERS worker processes (``python -m monitor._jobs``) when the machine has more
+than one core and the run has at least POOL_MIN_SOURCES sources, else in a thread. A stored
+source's posts are read only once one of its bodies has changed: a cycle of 304s reads no posts
+and starts no workers. Each post is decided once per run, however many pages show it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import logging
+import os
+import pickle
+import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from . import __version__
+from . import __version__, _jobs
 from .config import Config, SourceConfig
-from .detect import decide
 from .errors import ExtractError, MonitorError, NoPostsFound, RateLimited, SourceError
 from .extract import extract, merge, post_identity
 from .fetch import Fetcher
-from .models import Page, PostData, Response, SourceResult
+from .models import Decision, Page, PostData, Response, SourceResult
 from .schedule import is_due, next_due
 from .store import Observation, RunWrites, SourceState, Store, StoredPost
 
@@ -47,9 +58,181 @@ Clock = Callable[[], dt.datetime]
 #: extraction failure (a theme change, a block page), not mass deletion.
 MIN_POST_SHARE = 0.3
 
+#: Parsing (extract + decide) is CPU work. With more than one core it runs in up to this many
+#: worker processes, so fetching (the event loop) and parsing overlap and every core is used.
+MAX_PARSE_WORKERS = 2
+#: Runs over fewer sources parse in a thread of this process: starting workers would cost more
+#: than it saves. Workers start on the first body that needs parsing: a cycle of 304s starts none.
+POOL_MIN_SOURCES = 8
+
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(UTC)
+
+
+def default_parse_workers() -> int:
+    """Worker processes for parsing: one per core, at most MAX_PARSE_WORKERS; 0 on one core."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return min(cores, MAX_PARSE_WORKERS) if cores > 1 else 0
+
+
+class _WorkerDied(Exception):
+    pass
+
+
+class _Worker:
+    """One ``python -m monitor._jobs`` process: one job at a time over its stdin and stdout."""
+
+    def __init__(self, proc: asyncio.subprocess.Process):
+        self.proc = proc
+
+    @classmethod
+    async def start(cls, spawned: list[asyncio.subprocess.Process] | None = None) -> _Worker:
+        package_parent = str(Path(__file__).resolve().parent.parent)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH")) if p)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", _jobs.__name__, stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env,
+        )
+        if spawned is not None:
+            spawned.append(proc)  # reaped by the pool's aclose, whatever happens to this worker
+        worker = cls(proc)
+        try:
+            assert proc.stdout is not None
+            ready = await proc.stdout.readline()
+        except BaseException:
+            worker.kill()
+            raise
+        if ready != _jobs.READY:
+            worker.kill()
+            raise _WorkerDied(f"{sys.executable} -m {_jobs.__name__} did not start")
+        return worker
+
+    async def call(self, name: str, args: tuple[Any, ...]) -> Any:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            self.proc.stdin.write(_jobs.frame((name, args)))
+            await self.proc.stdin.drain()
+            head = await self.proc.stdout.readexactly(8)
+            data = await self.proc.stdout.readexactly(int.from_bytes(head, "little"))
+        except (asyncio.IncompleteReadError, ConnectionError, OSError) as e:
+            raise _WorkerDied(str(e)) from e
+        ok, value = pickle.loads(data)
+        if not ok:
+            raise value
+        return value
+
+    def kill(self) -> None:
+        if self.proc.returncode is None:
+            try:
+                self.proc.kill()
+            except ProcessLookupError:
+                pass
+
+    async def aclose(self) -> None:
+        """End of input ends the worker; it is killed if it has not gone within a second."""
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            await asyncio.wait_for(self.proc.wait(), 1.0)
+        except (TimeoutError, asyncio.CancelledError):
+            self.kill()
+            await self.proc.wait()
+
+
+class _ParsePool:
+    """Up to ``size`` worker processes for the jobs of :mod:`monitor._jobs`, started on first use.
+
+    Workers are separate interpreters (``python -m monitor._jobs``), not multiprocessing: no fork
+    of a threaded process, no re-import of the caller's ``__main__``. A worker that dies (killed,
+    out of memory) is replaced and the job tried once more; a second death is that source's error.
+    When no worker can be started at all, jobs run in a thread of this process instead.
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self._idle: list[_Worker] = []
+        self._workers: set[_Worker] = set()
+        self._starting = 0
+        self._freed: asyncio.Condition | None = None
+        self.unavailable = False
+        self._spawned: list[asyncio.subprocess.Process] = []
+
+    async def _acquire(self) -> _Worker:
+        if self._freed is None:
+            self._freed = asyncio.Condition()
+        async with self._freed:
+            while True:
+                if self._idle:
+                    return self._idle.pop()
+                if len(self._workers) + self._starting < self.size:
+                    self._starting += 1
+                    break
+                await self._freed.wait()
+        try:
+            worker = await _Worker.start(self._spawned)
+            self._workers.add(worker)
+            return worker
+        finally:
+            async with self._freed:
+                self._starting -= 1
+                self._freed.notify()
+
+    async def _release(self, worker: _Worker, *, broken: bool = False) -> None:
+        assert self._freed is not None
+        if broken:
+            self._workers.discard(worker)
+            worker.kill()
+        async with self._freed:
+            if not broken and worker in self._workers:
+                self._idle.append(worker)
+            self._freed.notify()
+
+    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` in a worker (``fn`` is a job of :mod:`monitor._jobs`)."""
+        for attempt in (1, 2):
+            if self.unavailable:
+                return await asyncio.to_thread(fn, *args)
+            try:
+                worker = await self._acquire()
+            except (_WorkerDied, OSError) as e:
+                log.warning("cannot start a parser process (%s); parsing in this process instead", e)
+                self.unavailable = True
+                continue
+            try:
+                result = await worker.call(fn.__name__, args)
+            except _WorkerDied:
+                await self._release(worker, broken=True)
+                if attempt == 2:
+                    raise SourceError("a parser process died while reading this source (out of memory?)") from None
+                continue
+            except MonitorError:
+                await self._release(worker)  # the job's own error (ExtractError, ...): the worker is fine
+                raise
+            except BaseException:
+                # cancelled mid-call, or a reply that did not unpickle: its reply would be read as
+                # the next job's, so this worker is done
+                await self._release(worker, broken=True)
+                raise
+            await self._release(worker)
+            return result
+        return await asyncio.to_thread(fn, *args)
+
+    async def aclose(self) -> None:
+        workers, self._workers, self._idle = list(self._workers), set(), []
+        await asyncio.gather(*(w.aclose() for w in workers), return_exceptions=True)
+        # workers killed mid-job or mid-start (a run ended by a storage error cancels its sources)
+        # must be reaped before the loop closes, or their transports print tracebacks at exit
+        spawned, self._spawned = self._spawned, []
+        for proc in spawned:
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+        await asyncio.gather(*(proc.wait() for proc in spawned), return_exceptions=True)
 
 
 def user_agent(config: Config) -> str:
@@ -64,8 +247,12 @@ class _Run:
 
     source: SourceConfig
     state: SourceState | None
-    by_id: dict[str, StoredPost]
-    by_url: dict[str, StoredPost]
+    pool: _ParsePool | None = None
+    # the source's stored posts, read only once a body has to be looked at (never for a 304)
+    by_id: dict[str, StoredPost] | None = None
+    by_url: dict[str, StoredPost] = field(default_factory=dict)
+    # post -> (identity, url_key, stored match, decision): each post is decided once per run
+    decisions: dict[PostData, tuple[str, str, StoredPost | None, Decision]] = field(default_factory=dict)
     observations: dict[str, Observation] = field(default_factory=dict)
     http_cache: dict[str, tuple[str | None, str | None, str | None]] = field(default_factory=dict)
     pages: int = 0
@@ -77,6 +264,7 @@ class _Run:
 
     @property
     def known(self) -> bool:
+        assert self.by_id is not None, "posts not loaded yet"
         return bool(self.by_id)
 
 
@@ -84,11 +272,13 @@ class Pipeline:
     """Runs sources through fetch -> extract -> detect -> store. Network and clock injectable."""
 
     def __init__(self, config: Config, store: Store, *, fetcher: Fetcher | None = None,
-                 clock: Clock = utcnow):
+                 clock: Clock = utcnow, parse_workers: int | None = None):
         self.config = config
         self.store = store
         self._fetcher = fetcher
         self.clock = clock
+        #: worker processes for parsing (None: one per core, at most MAX_PARSE_WORKERS; 0: none)
+        self.parse_workers = default_parse_workers() if parse_workers is None else parse_workers
 
     # -- public -------------------------------------------------------------------------
 
@@ -102,6 +292,7 @@ class Pipeline:
         fetcher = self._fetcher or Fetcher(self.config.fetch, user_agent=user_agent(self.config))
         sem = asyncio.Semaphore(self.config.fetch.concurrency)
         results: list[SourceResult] = []
+        pool = _ParsePool(self.parse_workers) if self.parse_workers and len(chosen) >= POOL_MIN_SOURCES else None
 
         async def one(src: SourceConfig) -> SourceResult:
             state = states.get(src.name)
@@ -113,14 +304,22 @@ class Pipeline:
                 res = SourceResult(src.name, "skipped")
             else:
                 async with sem:
-                    res = await self._run_source(src, state, fetcher)
+                    res = await self._run_source(src, state, fetcher, pool)
             if on_result:
                 on_result(res)
             return res
 
+        tasks = [asyncio.ensure_future(one(s)) for s in chosen]
         try:
-            results = list(await asyncio.gather(*(one(s) for s in chosen)))
+            results = list(await asyncio.gather(*tasks))
         finally:
+            # a storage error (full disk, say) ends the run: stop the other sources before their
+            # fetcher is closed under them, so the user sees that one error, not N "internal errors"
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if pool is not None:
+                await pool.aclose()
             if self._fetcher is None:
                 await fetcher.aclose()
         return results
@@ -134,11 +333,11 @@ class Pipeline:
 
     # -- one source -------------------------------------------------------------------------
 
-    async def _run_source(self, src: SourceConfig, state: SourceState | None, fetcher: Fetcher) -> SourceResult:
+    async def _run_source(self, src: SourceConfig, state: SourceState | None, fetcher: Fetcher,
+                          pool: _ParsePool | None = None) -> SourceResult:
         started = self.clock()
         t0 = time.monotonic()
-        by_id, by_url = self.store.posts_of_source(src.name)
-        run = _Run(src, state, by_id, by_url, feed_url=state.feed_url if state else None)
+        run = _Run(src, state, pool, feed_url=state.feed_url if state else None)
         error: MonitorError | None = None
         try:
             await self._ingest(run, fetcher)
@@ -153,6 +352,8 @@ class Pipeline:
         duration = time.monotonic() - t0
         failures = (state.failures if state else 0) + 1 if error else 0
         retry_after = error.retry_after if isinstance(error, RateLimited) else None
+        if retry_after is not None:  # a server's "Retry-After: 1e20" must not suspend a source forever
+            retry_after = min(retry_after, max(self.config.fetch.backoff_max, src.every))
         if error is not None:
             run.observations.clear()  # nothing half-read is stored
             run.http_cache.clear()
@@ -194,6 +395,8 @@ class Pipeline:
             run.http_status = resp.status
         if resp.not_modified:
             return None
+        if run.by_id is None:
+            run.by_id, run.by_url = self.store.posts_of_source(run.source.name)
         digest = hashlib.sha256(resp.content).hexdigest()
         run.http_cache[url] = (resp.etag, resp.last_modified, digest)
         if digest == body_hash and run.known:
@@ -212,8 +415,7 @@ class Pipeline:
             resp = await self._get(run, fetcher, url)
             if resp is None:
                 break  # unchanged: older pages did not change either
-            page = extract(resp.content, url=resp.url, headers=resp.headers, tz=self.config.timezone,
-                           kind=kind, selectors=src.selectors)
+            page = await self._extract(run, resp, kind, src.selectors)
             run.pages += 1
             run.warnings.extend(page.warnings)
             if first is None:
@@ -225,8 +427,10 @@ class Pipeline:
                     run.feed_url = page.feed_url
             if page.kind == "feed":
                 # a feed has no pages; it is the whole source
+                await self._decide(run, page.posts)
                 self._observe(run, page.posts)
                 return
+            await self._decide(run, page.posts)
             fresh = self._observe(run, page.posts, dry=True)
             page_posts.extend(page.posts)
             if run.known and not fresh:
@@ -237,18 +441,61 @@ class Pipeline:
             try:
                 resp = await self._get(run, fetcher, run.feed_url)
                 if resp is not None:
-                    fpage = extract(resp.content, url=resp.url, headers=resp.headers,
-                                    tz=self.config.timezone, kind="feed")
+                    fpage = await self._extract(run, resp, "feed", None)
                     feed_posts = list(fpage.posts)
                     run.warnings.extend(fpage.warnings)
             except SourceError as e:
                 # the page is the source of truth; a broken feed only loses content
                 run.warnings.append(f"author feed {run.feed_url} skipped: {e.reason}")
                 run.http_cache.pop(run.feed_url, None)
-        if feed_posts:
-            self._observe(run, merge(page_posts, feed_posts))
+        posts = merge(page_posts, feed_posts) if feed_posts else page_posts
+        await self._decide(run, posts)
+        self._observe(run, posts)
+
+    async def _extract(self, run: _Run, resp: Response, kind: str, selectors: Any) -> Page:
+        """extract() off the event loop: in a worker process when the run has a pool, else in a
+        thread (a huge page must not freeze the loop and every other source's deadline)."""
+        tz = self.config.timezone
+        if run.pool is None:
+            return await asyncio.to_thread(extract, resp.content, url=resp.url, headers=resp.headers, tz=tz,
+                                           kind=kind, selectors=selectors)  # type: ignore[arg-type]
+        # nothing stored yet: every post is new, so the worker decides them too (no second trip)
+        decide_new = not run.known
+        page, decisions = await run.pool.call(_jobs.extract_page, resp.content, resp.url, dict(resp.headers),
+                                              tz, kind, selectors, decide_new)
+        if decisions is not None:
+            for p, d in zip(page.posts, decisions):
+                identity, url_key = post_identity(p)
+                run.decisions.setdefault(p, (identity, url_key, None, d))
+        return page
+
+    async def _decide(self, run: _Run, posts: Sequence[PostData]) -> None:
+        """Match each post with what is stored and decide it, once per run (cached in run.decisions).
+
+        decide() is CPU work too (it normalizes every text field): in the pool when there is one.
+        """
+        if not posts:
+            return
+        assert run.by_id is not None
+        todo: list[tuple[PostData, str, str, StoredPost | None]] = []
+        for p in posts:
+            if p in run.decisions:
+                continue
+            identity, url_key = post_identity(p)
+            existing = run.by_id.get(identity) or run.by_url.get(url_key)
+            if existing is not None:
+                identity = existing.identity  # the first identity a post got stays
+            todo.append((p, identity, url_key, existing))
+        if not todo:
+            return
+        pairs = [(existing, p) for p, _, _, existing in todo]
+        tz = self.config.timezone
+        if run.pool is not None:
+            decisions = await run.pool.call(_jobs.decide_all, pairs, tz)
         else:
-            self._observe(run, page_posts)
+            decisions = _jobs.decide_all(pairs, tz)
+        for (p, identity, url_key, existing), d in zip(todo, decisions):
+            run.decisions[p] = (identity, url_key, existing, d)
 
     def _check_post_count(self, run: _Run, page: Page, url: str) -> None:
         n = len(page.posts)
@@ -265,17 +512,13 @@ class Pipeline:
             raise NoPostsFound(f"only {n} posts found on a page that had {before}", url=url)
 
     def _observe(self, run: _Run, posts: Sequence[PostData], *, dry: bool = False) -> int:
-        """Decide each post; return how many are new or changed. ``dry`` records nothing."""
+        """Record each post's decision (from :meth:`_decide`); return how many are new or changed.
+        ``dry`` records nothing."""
         fresh = 0
-        tz = self.config.timezone
         for p in posts:
-            identity, url_key = post_identity(p)
-            existing = run.by_id.get(identity) or run.by_url.get(url_key)
-            if existing is not None:
-                identity = existing.identity  # the first identity a post got stays
+            identity, url_key, existing, d = run.decisions[p]
             if identity in run.observations and not dry:
                 continue  # seen on an earlier page of this run
-            d = decide(existing, p, tz=tz)
             if d.outcome != "unchanged":
                 fresh += 1
             if not dry:
