@@ -54,6 +54,11 @@ log = logging.getLogger("monitor")
 UTC = dt.timezone.utc
 Clock = Callable[[], dt.datetime]
 
+#: How often a known source reads every page up to max_pages: between full sweeps a run stops at
+#: the first page with nothing new (and a 304 on page 1 costs nothing), which cannot see an edit
+#: of an old post on page 2 or later; a full sweep can.
+FULL_SWEEP_EVERY = dt.timedelta(hours=24)
+
 #: A first page with fewer than this share of the posts it had last time is an
 #: extraction failure (a theme change, a block page), not mass deletion.
 MIN_POST_SHARE = 0.3
@@ -261,6 +266,7 @@ class _Run:
     feed_url: str | None = None
     rule: str | None = None
     warnings: list[str] = field(default_factory=list)
+    full: bool = False  # read every page up to max_pages, ignoring validators (see FULL_SWEEP_EVERY)
 
     @property
     def known(self) -> bool:
@@ -338,6 +344,7 @@ class Pipeline:
         started = self.clock()
         t0 = time.monotonic()
         run = _Run(src, state, pool, feed_url=state.feed_url if state else None)
+        run.full = state is None or state.last_full_at is None or started - state.last_full_at >= FULL_SWEEP_EVERY
         error: MonitorError | None = None
         try:
             await self._ingest(run, fetcher)
@@ -378,7 +385,7 @@ class Pipeline:
                                  backoff_max=self.config.fetch.backoff_max),
             failures=failures,
             retry_after_until=finished + dt.timedelta(seconds=retry_after) if retry_after else None,
-            post_count=run.post_count, feed_url=run.feed_url,
+            post_count=run.post_count, feed_url=run.feed_url, full_sweep=run.full and error is None,
         )
         self.store.apply_run(writes)
         log.info("%s: %s new=%d changed=%d unchanged=%d pages=%d %.2fs%s", src.name, status,
@@ -389,6 +396,8 @@ class Pipeline:
     async def _get(self, run: _Run, fetcher: Fetcher, url: str) -> Response | None:
         """Conditional GET; None when the server or the body hash says nothing changed."""
         etag, last_modified, body_hash = self.store.http_cache(url)
+        if run.full:  # a full sweep looks at every page, even those the server says are unchanged
+            etag = last_modified = body_hash = None
         resp = await fetcher.get(url, etag=etag, last_modified=last_modified,
                                  respect_robots=run.source.robots)
         if run.http_status is None:
@@ -433,7 +442,7 @@ class Pipeline:
             await self._decide(run, page.posts)
             fresh = self._observe(run, page.posts, dry=True)
             page_posts.extend(page.posts)
-            if run.known and not fresh:
+            if run.known and not fresh and not run.full:
                 break
             url = page.next_url
         feed_posts: list[PostData] = []

@@ -142,6 +142,12 @@ def _m0001(db: Database) -> None:
     )
 
 
+@migrations(name="0002_full_sweep")
+def _m0002(db: Database) -> None:
+    # when each source last read every page up to max_pages (edits on older pages)
+    db.execute("ALTER TABLE sources ADD COLUMN last_full_at TEXT")
+
+
 def iso(value: dt.datetime | None) -> str | None:
     """A datetime as sortable UTC text (microseconds always present)."""
     if value is None:
@@ -239,6 +245,7 @@ class SourceState:
     retry_after_until: dt.datetime | None
     last_post_count: int | None
     feed_url: str | None = None
+    last_full_at: dt.datetime | None = None  # last run that read every page
 
 
 @dataclass
@@ -269,6 +276,7 @@ class RunWrites:
     retry_after_until: dt.datetime | None = None
     post_count: int | None = None  # posts on the first page, when read
     feed_url: str | None = None  # discovered author feed, when read
+    full_sweep: bool = False  # this run read every page up to max_pages
 
 
 def _source_state(row: dict[str, Any]) -> SourceState:
@@ -279,7 +287,7 @@ def _source_state(row: dict[str, Any]) -> SourceState:
         last_http_status=row["last_http_status"], last_ok_at=parse_iso(row["last_ok_at"]),
         next_due_at=parse_iso(row["next_due_at"]), failures=row["failures"],
         retry_after_until=parse_iso(row["retry_after_until"]), last_post_count=row["last_post_count"],
-        feed_url=row["feed_url"],
+        feed_url=row["feed_url"], last_full_at=parse_iso(row["last_full_at"]),
     )
 
 
@@ -514,9 +522,11 @@ class Store:
                 "UPDATE sources SET last_run_at = ?, last_status = ?, last_error = ?, last_error_type = ?, "
                 "last_http_status = ?, last_ok_at = CASE WHEN ? THEN ? ELSE last_ok_at END, "
                 "next_due_at = ?, failures = ?, retry_after_until = ?, "
-                "last_post_count = COALESCE(?, last_post_count), feed_url = COALESCE(?, feed_url) WHERE name = ?",
+                "last_post_count = COALESCE(?, last_post_count), feed_url = COALESCE(?, feed_url), "
+                "last_full_at = CASE WHEN ? THEN ? ELSE last_full_at END WHERE name = ?",
                 [now, r.status, r.error, r.error_type, r.http_status, ok, now, iso(w.next_due_at),
-                 w.failures, iso(w.retry_after_until), w.post_count, w.feed_url, w.source],
+                 w.failures, iso(w.retry_after_until), w.post_count, w.feed_url, ok and w.full_sweep, now,
+                 w.source],
             )
 
     def _write_observation(self, source: str, o: Observation, now: str | None) -> None:

@@ -285,3 +285,28 @@ def test_known_source_stops_at_first_page_with_nothing_new(site, tmp_path):
     assert site.running.hits[page3.removeprefix(base)] == 0, "a page after one with nothing new was fetched"
     assert site.running.hits[page2.removeprefix(base)] == 1
     assert len(posts) == 11
+
+
+def test_edits_on_older_pages_are_found_by_the_daily_full_sweep(site, tmp_path):
+    import datetime as dt
+
+    base = site.running.url
+    src = {"name": "Iran Interlink (classic)", "type": "html", "max_pages": 5,
+           "url": site.author_url("iran-interlink", "classic", base_url=base)}
+    path = write_config(tmp_path, [src])
+    config = load_config(path)
+    t0 = dt.datetime(2026, 1, 5, 9, tzinfo=dt.timezone.utc)
+    old = SEEDS["iran-interlink"].posts[7]  # on page 2 (5 posts per page)
+    with Store.open(config.database) as store:
+        assert run_once(config, store, clock=lambda: t0)[0].new == 10
+        site.edit_post(old.post_id, title=old.title + " (corrected)")
+        # an hour later: page 1 is unchanged, so the run stops there and cannot see page 2
+        r = run_once(config, store, clock=lambda: t0 + dt.timedelta(hours=1))[0]
+        assert (r.changed, r.pages) == (0, 0)
+        # a day later the full sweep reads every page and finds the edit, exactly once
+        r = run_once(config, store, clock=lambda: t0 + dt.timedelta(hours=25))[0]
+        assert (r.changed, r.new, r.pages) == (1, 0, 2)
+        (p,) = store.posts(changed=True)
+        assert p.title == old.title + " (corrected)" and p.versions == 2
+        r = run_once(config, store, clock=lambda: t0 + dt.timedelta(hours=26))[0]
+        assert r.changed == 0

@@ -125,7 +125,8 @@ def test_migrations_are_idempotent_and_wal(tmp_path):
     Store.open(path).close()
     s = Store.open(path)
     assert next(s.db.query("PRAGMA journal_mode"))["journal_mode"] == "wal"
-    assert [r["name"] for r in s.db.query("SELECT name FROM _sqlite_migrations")] == ["0001_initial"]
+    assert [r["name"] for r in s.db.query("SELECT name FROM _sqlite_migrations")] == ["0001_initial",
+                                                                                    "0002_full_sweep"]
     s.close()
 
 
