@@ -722,7 +722,7 @@ class Run:
     stdout: str
     stderr: str
     elapsed: float  # seconds, wall clock
-    maxrss_mb: float  # the process's peak resident memory (ru_maxrss)
+    maxrss_mb: float  # the process's peak resident memory since exec (VmHWM, sampled)
     tree_peak_mb: float = 0.0  # peak of the summed proportional memory (PSS) of it and its workers, sampled
 
     def lines(self) -> dict[str, str]:
@@ -771,6 +771,7 @@ def finish_monitor(proc: subprocess.Popen[bytes], out: Path, err: Path, args: Se
     """Reap ``proc`` (killing it at ``timeout``) and read what it printed and its peak memory."""
     deadline = started + timeout
     tree_peak = 0
+    hwm_kb = 0
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
@@ -780,6 +781,7 @@ def finish_monitor(proc: subprocess.Popen[bytes], out: Path, err: Path, args: Se
             pid, status, usage = os.wait4(proc.pid, 0)
             break
         tree_peak = max(tree_peak, tree_memory(proc.pid))
+        hwm_kb = max(hwm_kb, vm_hwm_kb(proc.pid))
         time.sleep(0.03)
     elapsed = time.monotonic() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -790,7 +792,23 @@ def finish_monitor(proc: subprocess.Popen[bytes], out: Path, err: Path, args: Se
     if elapsed > timeout:
         raise AssertionError(f"monitor {' '.join(args)} still running after {timeout:g} s: killed\n"
                              f"{stdout[-2000:]}\n{stderr[-2000:]}")
-    return Run(tuple(args), proc.returncode, stdout, stderr, elapsed, usage.ru_maxrss / 1024, tree_peak / 2**20)
+    # ru_maxrss from wait4 would count the high-water mark of the forked pytest process before exec
+    # (Linux carries it over exec), so a large test process made every child look large: the
+    # child's own VmHWM, sampled while it runs, is its real peak
+    peak_kb = hwm_kb or usage.ru_maxrss
+    return Run(tuple(args), proc.returncode, stdout, stderr, elapsed, peak_kb / 1024, tree_peak / 2**20)
+
+
+def vm_hwm_kb(pid: int) -> int:
+    """The process's peak resident memory since its exec (VmHWM), in KiB; 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def tree_memory(pid: int) -> int:
