@@ -491,7 +491,8 @@ class Pipeline:
             if p in run.decisions:
                 continue
             identity, url_key = post_identity(p)
-            existing = run.by_id.get(identity) or run.by_url.get(url_key)
+            # no URL, no URL match: link-less entries (guid only) must not all match each other via ""
+            existing = run.by_id.get(identity) or (run.by_url.get(url_key) if url_key else None)
             if existing is not None:
                 identity = existing.identity  # the first identity a post got stays
             todo.append((p, identity, url_key, existing))

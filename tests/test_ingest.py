@@ -310,3 +310,27 @@ def test_edits_on_older_pages_are_found_by_the_daily_full_sweep(site, tmp_path):
         assert p.title == old.title + " (corrected)" and p.versions == 2
         r = run_once(config, store, clock=lambda: t0 + dt.timedelta(hours=26))[0]
         assert r.changed == 0
+
+
+def test_feed_entries_without_links_are_separate_posts(tmp_path):
+    # two guid-only entries (no <link>): the second must not be taken for an edit of the first
+    from pytest_httpserver import HTTPServer
+
+    def feed(items):
+        body = "".join(f"<item><title>{t}</title><guid isPermaLink=\"false\">{g}</guid>"
+                       f"<pubDate>Wed, 28 Oct 2020 10:00:00 +0000</pubDate><description>{t} text</description></item>"
+                       for t, g in items)
+        return f'<?xml version="1.0"?><rss version="2.0"><channel><title>F</title>{body}</channel></rss>'
+
+    with HTTPServer(host="127.0.0.1") as server:
+        server.expect_request("/feed").respond_with_data(feed([("Post A", "tag:x,2020:a")]),
+                                                         content_type="application/rss+xml")
+        path = write_config(tmp_path, [{"name": "guids", "type": "feed", "url": server.url_for("/feed")}])
+        _, r1, _ = ingest(path)
+        assert r1["guids"].new == 1
+        server.clear()
+        server.expect_request("/feed").respond_with_data(
+            feed([("Post B", "tag:x,2020:b"), ("Post A", "tag:x,2020:a")]), content_type="application/rss+xml")
+        _, r2, posts = ingest(path)
+    assert (r2["guids"].new, r2["guids"].changed) == (1, 0)
+    assert sorted(p.title for p in posts) == ["Post A", "Post B"] and all(p.versions == 1 for p in posts)
