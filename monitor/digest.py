@@ -314,8 +314,10 @@ def build_digest(
     last_day = (end - dt.timedelta(days=1)).date()
 
     in_week = [p for p in posts if p.published is not None and start <= p.published < end]
+    # newest first; on the same date, the post first seen later is the newer one (a later run found
+    # it above the others), and within one run ids follow page order (newest first on the page)
     in_week.sort(key=lambda p: p.id)
-    in_week.sort(key=lambda p: p.published, reverse=True)  # type: ignore[arg-type,return-value]
+    in_week.sort(key=lambda p: (p.published, p.first_seen), reverse=True)  # type: ignore[arg-type,return-value]
     seen: set[str] = set()
     items: list[StoredPost] = []
     for p in in_week:

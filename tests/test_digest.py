@@ -438,3 +438,15 @@ def test_site_slug() -> None:
     assert dg.site_slug("Ça & Là — News!") == "ca-la-news"
     assert dg.site_slug("???") == "site"
     assert dg.digest_guid("Iran Interlink", dt.date(2020, 10, 16)) == "iran-interlink-weekly-digest-2020-10-16"
+
+
+def test_same_day_ties_across_runs_put_the_later_found_post_first():
+    morning = local(2020, 10, 28, 9)
+    # run 1 (09:00) stored two posts of Oct 28 in page order: ids 1 then 2
+    a = post("Second of the day", pid=1, first_seen=morning)
+    b = post("First of the day", pid=2, first_seen=morning)
+    # run 2 (18:00) found a third, newer post of the same day above them: it got a higher id
+    c = post("Third of the day", pid=3, first_seen=morning + dt.timedelta(hours=9))
+    d = build(dt.date(2020, 10, 30), [a, b, c])
+    assert [i.post.title for i in d.items] == ["Third of the day", "Second of the day", "First of the day"]
+    assert d.lead.title == "Third of the day"
