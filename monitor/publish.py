@@ -34,6 +34,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -334,6 +335,28 @@ def _write_temp(path: Path, data: bytes, mode: int) -> Path:
     return Path(tmp)
 
 
+#: A temp file older than this was left by a build that died (kill -9, power cut); a live build
+#: renames its temp files within seconds.
+STALE_TEMP_AGE = 3600.0
+
+
+def remove_stale_temp_files(out_dir: Path, *, max_age: float = STALE_TEMP_AGE,
+                            now: float | None = None) -> list[Path]:
+    """Delete ``.<name>.*.tmp`` files a killed build left behind; never a live build's."""
+    if not out_dir.is_dir():
+        return []
+    now = time.time() if now is None else now
+    removed = []
+    for tmp in out_dir.rglob(".*.tmp"):
+        try:
+            if tmp.is_file() and not tmp.is_symlink() and now - tmp.stat().st_mtime > max_age:
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:
+            continue  # gone already, or not ours to remove: the build itself will say if it cannot write
+    return removed
+
+
 def atomic_write(path: Path, data: bytes) -> bool:
     """Write ``data`` to ``path`` via a temp file + fsync + os.replace; False if already equal."""
     return bool(_commit(path.parent, {path.name: data}))
@@ -451,6 +474,7 @@ def publish_digests(config: Config, store: Store, *, week_ending: dt.date | None
     tz, wk = config.timezone, config.digest.week_ends_on
     site, site_url = config.site_title, config.site_url
     out_dir = Path(config.output_dir)
+    remove_stale_temp_files(out_dir)
     env = environment()
     last_complete = dg.last_complete_week_ending(now, wk, tz)
     skipped: list[tuple[dt.date, str]] = []

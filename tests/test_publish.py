@@ -824,3 +824,18 @@ def test_published_pages_carry_no_script(config: Config, store: Store) -> None:
 def test_report_type() -> None:
     r = BuildReport([dt.date(2020, 10, 30)], [Path("site/index.html")], [(dt.date(2020, 11, 6), "not over yet")])
     assert r.lines() == ["site/index.html", "week ending 2020-11-06 skipped: not over yet"]
+
+
+def test_stale_temp_files_from_a_killed_build_are_removed_but_live_ones_kept(tmp_path) -> None:
+    out = tmp_path / "site"
+    (out / "digests").mkdir(parents=True)
+    stale = out / "digests" / ".2020-10-30.html.abc123.tmp"
+    live = out / ".feed.xml.def456.tmp"
+    keep = out / "index.html"
+    for f in (stale, live, keep):
+        f.write_text("x")
+    old = time.time() - 2 * publish.STALE_TEMP_AGE
+    os.utime(stale, (old, old))
+    os.utime(keep, (old, old))
+    assert publish.remove_stale_temp_files(out) == [stale]
+    assert not stale.exists() and live.exists() and keep.exists()
