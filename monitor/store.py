@@ -172,31 +172,6 @@ def _changes_from_json(text: str) -> tuple[FieldChange, ...]:
     return tuple(FieldChange(**c) for c in json.loads(text or "[]"))
 
 
-def _post(row: dict[str, Any]) -> StoredPost:
-    return StoredPost(
-        id=row["id"],
-        source=row["source"],
-        identity=row["identity"],
-        url=row["url"],
-        title=row["title"],
-        published=parse_iso(row["published"]),
-        date_only=bool(row["date_only"]),
-        excerpt=row["excerpt"],
-        content=row["content"],
-        author=row["author"],
-        outlet=row["outlet"],
-        original_date=dt.date.fromisoformat(row["original_date"]) if row["original_date"] else None,
-        guid=row["guid"],
-        wp_id=row["wp_id"],
-        origin=row["origin"],
-        hash=row["hash"],
-        first_seen=parse_iso(row["first_seen"]),  # type: ignore[arg-type]
-        last_seen=parse_iso(row["last_seen"]),  # type: ignore[arg-type]
-        last_changed=parse_iso(row["last_changed"]),
-        versions=row["versions"],
-    )
-
-
 #: The columns of a post, in StoredPost's order: hot reads select these and build StoredPost from
 #: the row tuple (sqlite-utils' dict per row costs more than the query on big reads).
 _POST_COLUMNS = ("id", "source", "identity", "url", "title", "published", "date_only", "excerpt", "content",
@@ -209,7 +184,7 @@ _VERSION_SELECT = ", ".join(_VERSION_COLUMNS)
 
 
 def _post_row(t: Sequence[Any]) -> StoredPost:
-    """StoredPost from a row of ``_POST_COLUMNS`` (same result as :func:`_post`)."""
+    """StoredPost from a row of ``_POST_COLUMNS``."""
     (id_, source, identity, url, title, published, date_only, excerpt, content, author, outlet, original_date,
      guid, wp_id, origin, hash_, first_seen, last_seen, last_changed, versions) = t
     fromiso = dt.datetime.fromisoformat
@@ -222,7 +197,7 @@ def _post_row(t: Sequence[Any]) -> StoredPost:
 
 
 def _version_row(t: Sequence[Any]) -> Version:
-    """Version from a row of ``_VERSION_COLUMNS`` (same result as :func:`_version`)."""
+    """Version from a row of ``_VERSION_COLUMNS``."""
     post_id, number, seen_at, title, excerpt, content, published, changes = t
     return Version(post_id=post_id, number=number, seen_at=dt.datetime.fromisoformat(seen_at), title=title,
                    excerpt=excerpt, content=content, published=parse_iso(published),
@@ -432,15 +407,15 @@ class Store:
 
     def posts_by_url(self, url: str, url_key: str | None = None) -> list[StoredPost]:
         with self._errors("reading posts"):
-            rows = self.db.query(
-                "SELECT * FROM posts WHERE url = ? OR url_key = ? ORDER BY id", [url, url_key or url]
+            rows = self.db.conn.execute(
+                f"SELECT {_POST_SELECT} FROM posts WHERE url = ? OR url_key = ? ORDER BY id", [url, url_key or url]
             )
-            return [_post(r) for r in rows]
+            return [_post_row(r) for r in rows]
 
     def post(self, post_id: int) -> StoredPost | None:
         with self._errors("reading a post"):
-            rows = list(self.db.query("SELECT * FROM posts WHERE id = ?", [post_id]))
-        return _post(rows[0]) if rows else None
+            row = self.db.conn.execute(f"SELECT {_POST_SELECT} FROM posts WHERE id = ?", [post_id]).fetchone()
+        return _post_row(row) if row else None
 
     def posts_published_between(self, start: dt.datetime, end: dt.datetime) -> list[StoredPost]:
         """Posts whose published instant is in [start, end)."""
@@ -643,11 +618,3 @@ class Store:
     def integrity_check(self) -> str:
         with self._errors("checking integrity"):
             return next(self.db.query("PRAGMA integrity_check"))["integrity_check"]
-
-
-def _version(r: dict[str, Any]) -> Version:
-    return Version(
-        post_id=r["post_id"], number=r["number"], seen_at=parse_iso(r["seen_at"]),  # type: ignore[arg-type]
-        title=r["title"], excerpt=r["excerpt"], content=r["content"], published=parse_iso(r["published"]),
-        changes=_changes_from_json(r["changes"]),
-    )
