@@ -52,6 +52,7 @@ class RawServer:
     handler: Handler
     read_request: bool = True  # False: call the handler at once, with an empty Request (speak first)
     requests: list[Request] = field(default_factory=list)
+    conn_timeout: float = 5.0  # per socket operation on a connection
 
     def __post_init__(self) -> None:
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -107,7 +108,7 @@ class RawServer:
 
     def _serve(self, conn: socket.socket) -> None:
         with conn:
-            conn.settimeout(5)
+            conn.settimeout(self.conn_timeout)
             try:
                 request = _read_request(conn) if self.read_request else Request("", "", {})
                 if request is None:

@@ -40,6 +40,8 @@ from functools import cache
 from pathlib import Path
 from typing import Self
 
+from fetch_servers import RawServer, Request
+
 import yaml
 
 __all__ = [
@@ -88,13 +90,6 @@ XSS = (
 #: Short enough for the source-line parser to take as the author and the outlet.
 XSS_AUTHOR = "<script>alert(6)</script> Jane Roe"
 XSS_OUTLET = "<img src=x onerror=alert(7)> Outlet"
-
-
-@dataclass(frozen=True)
-class Request:
-    method: str
-    path: str
-    headers: Mapping[str, str]
 
 
 Handler = Callable[["HostileServer", socket.socket, Request], None]
@@ -512,15 +507,13 @@ class HostileServer:
     requests: list[Request] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.05)
-        self.port = self._listener.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._refused_port = closed_port()
-        self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._conns: list[socket.socket] = []
+        # the sockets, threads and request log are fetch_servers.RawServer's; this adds the routes
+        self._raw = RawServer(self._route, conn_timeout=10)
+        self.requests = self._raw.requests
+        self.port = self._raw.port
+        self.url = self._raw.url
         self._lock = threading.Lock()
+        self._refused_port = closed_port()
         self.flipped: set[str] = set()
         self.routes = self._routes()
 
@@ -544,28 +537,17 @@ class HostileServer:
 
     def wait(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; True when the server is stopping."""
-        return self._stopping.wait(seconds)
+        return self._raw.wait(seconds)
 
     def hits(self, path: str) -> int:
-        with self._lock:
-            return sum(1 for r in self.requests if r.path.split("?")[0] == path)
+        return sum(1 for r in list(self.requests) if r.path.split("?")[0] == path)
 
     def __enter__(self) -> Self:
-        self._spawn(self._accept_loop)
+        self._raw.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stopping.set()
-        with self._lock:
-            conns = list(self._conns)
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        for t in list(self._threads):
-            t.join(timeout=5)
-        self._listener.close()
+        self._raw.__exit__(*exc)
 
     # -- endpoints -------------------------------------------------------------------------------
 
@@ -642,53 +624,9 @@ class HostileServer:
 
     # -- plumbing -----------------------------------------------------------------------------------
 
-    def _spawn(self, target: Callable[..., None], *args: object) -> None:
-        t = threading.Thread(target=target, args=args, daemon=True)
-        with self._lock:
-            self._threads.append(t)
-        t.start()
-
-    def _accept_loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with self._lock:
-                self._conns.append(conn)
-            self._spawn(self._serve, conn)
-
-    def _serve(self, conn: socket.socket) -> None:
-        with conn:
-            conn.settimeout(10)
-            try:
-                request = _read_request(conn)
-                if request is None:
-                    return
-                with self._lock:
-                    self.requests.append(request)
-                handler = self.routes.get(request.path.split("?")[0], respond(404, b"not found"))
-                handler(self, conn, request)
-            except OSError:  # the client gave up: that is what most cases are about
-                pass
-
-
-def _read_request(conn: socket.socket) -> Request | None:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return None
-        data += chunk
-    lines = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
-    method, path, _ = lines[0].split(" ", 2)
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return Request(method, path, headers)
+    def _route(self, raw: RawServer, conn: socket.socket, request: Request) -> None:
+        handler = self.routes.get(request.path.split("?")[0], respond(404, b"not found"))
+        handler(self, conn, request)
 
 
 # -- running the monitor against it -------------------------------------------------------------------
