@@ -3,7 +3,7 @@
 The pipeline, one module (or package) per stage, wired in :mod:`monitor.pipeline`::
 
     fetch  ->  extract  ->  store  ->  detect  ->  digest  ->  publish
-    (httpx)    (selectolax,  (sqlite-   (pure)     (pure)      (jinja2,
+    (aiohttp)  (selectolax,  (sqlite-   (pure)     (pure)      (jinja2,
                feedparser)   utils)                             feedgen)
 
 The scheduler (:mod:`monitor.service`) and the CLI (:mod:`monitor.cli`) are thin

@@ -1,6 +1,6 @@
 """One exception base for the whole monitor, with typed branches.
 
-Foreign errors (httpx, sqlite3, feedparser, OSError) are wrapped at the stage
+Foreign errors (aiohttp, sqlite3, feedparser, OSError) are wrapped at the stage
 boundary that meets them, with the cause chained (``raise ... from e``), so the
 rest of the code and the user only ever see these types::
 

@@ -526,10 +526,10 @@ class Service:
 
 def _quiet_libraries() -> None:
     """At INFO the service logs one line per source run; keep library chatter (APScheduler's
-    "Running job" every tick, httpx's line per request) for --log-level debug."""
+    "Running job" every tick) for --log-level debug."""
     if logging.getLogger().getEffectiveLevel() <= logging.DEBUG:
         return
-    for name in ("apscheduler", "httpx", "httpcore"):
+    for name in ("apscheduler", "aiohttp"):
         lg = logging.getLogger(name)
         if lg.level == logging.NOTSET:
             lg.setLevel(logging.WARNING)

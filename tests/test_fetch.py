@@ -1,5 +1,5 @@
 """The fetch stage against real servers on 127.0.0.1: pytest-httpserver for well-behaved ones,
-tests/fetch_servers.py for hostile ones, and a few MockTransport cases for the odd corners."""
+tests/fetch_servers.py for hostile ones and the odd corners."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
-import httpx
+import aiohttp
+import aiohttp.abc
 import pytest
 from fetch_servers import (
     ConcurrencyCounter,
@@ -368,7 +369,7 @@ def test_connection_refused() -> None:
     url = f"http://127.0.0.1:{free_port()}/"
     with pytest.raises(ConnectFailed, match="connection refused") as info:
         fetch(url)
-    assert isinstance(info.value.__cause__, httpx.ConnectError)
+    assert isinstance(info.value.__cause__, aiohttp.ClientConnectorError)
     assert info.value.url == url
 
 
@@ -422,7 +423,7 @@ def test_silent_server_hits_the_read_timeout() -> None:
     timeout = pytest.raises(FetchTimeout, match=r"timed out while requesting .*no data within 0.5 s")
     with RawServer(silent) as server, timeout as info:
         fetch(server.url + "/", FetchConfig(timeout=0.5, deadline=5))
-    assert isinstance(info.value.__cause__, httpx.ReadTimeout)
+    assert isinstance(info.value.__cause__, aiohttp.ServerTimeoutError)
 
 
 def test_trickling_body_fails_at_the_total_deadline() -> None:
@@ -611,79 +612,117 @@ def test_parse_retry_after_with_naive_now() -> None:
     assert parse_retry_after("Fri, 01 Mar 2024 12:02:00 GMT", NOW.replace(tzinfo=None)) == 120.0
 
 
-# -- MockTransport: corners that need no socket --------------------------------------------------
+# -- odd corners, on raw servers -----------------------------------------------------------------
 
 
-def mock_get(handler: Any, url: str = "http://example.test/", **kw: Any) -> Response:
-    async def go() -> Response:
-        async with Fetcher(CFG, transport=httpx.MockTransport(handler)) as fetcher:
-            return await fetcher.get(url, respect_robots=False, **kw)
+def test_repeated_headers_are_joined_and_lower_cased() -> None:
+    def twice(server: RawServer, conn: socket.socket, request: object) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nX-A: 1\r\nx-a: 2\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
 
-    return asyncio.run(go())
-
-
-def test_mock_repeated_headers_are_joined_and_lower_cased() -> None:
-    r = mock_get(lambda req: httpx.Response(200, headers=[("X-A", "1"), ("x-a", "2")], content=b"ok"))
-    assert r.headers["x-a"] == "1, 2"
+    with RawServer(twice) as server:
+        r = fetch(server.url + "/")
+    assert r.headers["x-a"] == "1, 2" and r.content == b"ok"
 
 
-def test_mock_deflate_split_into_one_byte_chunks() -> None:
+def test_deflate_sent_one_byte_at_a_time() -> None:
     wire = _deflate(BODY, -zlib.MAX_WBITS)
 
-    class OneByte(httpx.AsyncByteStream):
-        async def __aiter__(self):  # type: ignore[override]
-            for i in range(len(wire)):
-                yield wire[i : i + 1]
+    def one_byte(server: RawServer, conn: socket.socket, request: object) -> None:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nConnection: close\r\n\r\n")
+        for i in range(len(wire)):
+            conn.sendall(wire[i : i + 1])
+            if i % 64 == 0:
+                time.sleep(0.001)
 
-    r = mock_get(lambda req: httpx.Response(200, headers={"Content-Encoding": "deflate"}, stream=OneByte()))
-    assert r.content == BODY
+    with RawServer(one_byte) as server:
+        assert fetch(server.url + "/").content == BODY
 
 
-def test_mock_robots_cache_expires_after_a_day() -> None:
+def test_robots_cache_expires_after_a_day() -> None:
     now = [0.0]
-    seen: list[str] = []
+    page = respond(200, b"x")
+    handler = routes({"/robots.txt": respond(200, b"User-agent: *\nDisallow:\n"), "/a": page, "/b": page, "/c": page})
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request.url.path)
-        return httpx.Response(
-            200, content=b"User-agent: *\nDisallow:\n" if request.url.path == "/robots.txt" else b"x"
-        )
-
-    async def go() -> None:
-        async with Fetcher(CFG, transport=httpx.MockTransport(handler), clock=lambda: now[0]) as fetcher:
-            await fetcher.get("http://example.test/a")
+    async def go(url: str) -> None:
+        async with Fetcher(CFG, clock=lambda: now[0]) as fetcher:
+            await fetcher.get(url + "/a")
             now[0] += 3600
-            await fetcher.get("http://example.test/b")
+            await fetcher.get(url + "/b")
             now[0] += 86_400
-            await fetcher.get("http://example.test/c")
+            await fetcher.get(url + "/c")
 
-    asyncio.run(go())
-    assert seen == ["/robots.txt", "/a", "/b", "/robots.txt", "/c"]
+    with RawServer(handler) as server:
+        asyncio.run(go(server.url))
+    assert server.paths() == ["/robots.txt", "/a", "/b", "/robots.txt", "/c"]
 
 
-def test_mock_elapsed_uses_the_injected_clock() -> None:
+def test_elapsed_uses_the_injected_clock() -> None:
     ticks = iter([10.0, 12.5])
 
+    async def go(url: str) -> Response:
+        async with Fetcher(CFG, clock=lambda: next(ticks)) as fetcher:
+            return await fetcher.get(url, respect_robots=False)
+
+    with RawServer(respond(200, b"ok")) as server:
+        assert asyncio.run(go(server.url + "/")).elapsed == 2.5
+
+
+def test_foreign_errors_from_the_network_never_escape() -> None:
+    """Whatever the injected network raises as an aiohttp error comes out as a FetchError."""
+
+    class Broken(aiohttp.abc.AbstractResolver):
+        async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[Any]:
+            raise aiohttp.ClientConnectionError("boom")
+
+        async def close(self) -> None:
+            pass
+
     async def go() -> Response:
-        async with Fetcher(
-            CFG, transport=httpx.MockTransport(lambda r: httpx.Response(200)), clock=lambda: next(ticks)
-        ) as fetcher:
+        async with Fetcher(CFG, connector=lambda: aiohttp.TCPConnector(resolver=Broken())) as fetcher:
             return await fetcher.get("http://example.test/", respect_robots=False)
 
-    assert asyncio.run(go()).elapsed == 2.5
-
-
-def test_mock_foreign_errors_never_escape() -> None:
-    def boom(request: httpx.Request) -> httpx.Response:
-        raise httpx.ReadError("boom", request=request)
-
     with pytest.raises(ConnectFailed, match="boom"):
-        mock_get(boom)
+        asyncio.run(go())
+
+
+def test_the_injected_network_is_used() -> None:
+    """``connector`` is the network: here a resolver that sends every host to the test server."""
+    with RawServer(respond(200, b"served")) as server:
+
+        class ToServer(aiohttp.abc.AbstractResolver):
+            async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[Any]:
+                return [{"hostname": host, "host": "127.0.0.1", "port": server.port, "family": socket.AF_INET,
+                         "proto": 0, "flags": socket.AI_NUMERICHOST}]
+
+            async def close(self) -> None:
+                pass
+
+        async def go() -> Response:
+            async with Fetcher(CFG, connector=lambda: aiohttp.TCPConnector(resolver=ToServer())) as fetcher:
+                return await fetcher.get("http://news.example.test/author/x/", respect_robots=False)
+
+        r = asyncio.run(go())
+    assert r.content == b"served" and r.url == "http://news.example.test/author/x/"
+    assert server.requests[0].headers["host"] == "news.example.test"
+
+
+def test_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP_PROXY is used (the request goes to it in absolute form); NO_PROXY hosts go direct."""
+    with RawServer(respond(200, b"via proxy")) as proxy, RawServer(respond(200, b"direct")) as origin:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "localhost")
+        via = fetch("http://feeds.example.test/author/x/feed/")
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        direct = fetch(origin.url + "/page")
+    assert via.content == b"via proxy"
+    assert proxy.paths() == ["http://feeds.example.test/author/x/feed/"]
+    assert direct.content == b"direct" and origin.paths() == ["/page"]
 
 
 def test_closed_fetcher_refuses_work() -> None:
     async def go() -> None:
-        fetcher = Fetcher(CFG, transport=httpx.MockTransport(lambda r: httpx.Response(200)))
+        fetcher = Fetcher(CFG)
         await fetcher.aclose()
         await fetcher.get("http://example.test/")
 

@@ -1,6 +1,6 @@
 """Response bodies: read raw, inflated here, counted after decompression.
 
-httpx would inflate for us, but without a bound on what one compressed chunk may become; here
+aiohttp would inflate for us, but without a bound on what one compressed chunk may become; here
 every inflate call yields at most ``_CHUNK`` bytes, so a gzip bomb costs the cap plus one chunk
 of memory before :class:`~monitor.errors.TooLarge` stops it. ``deflate`` is accepted both
 zlib-wrapped (as RFC 9110 says) and raw (as some servers send it); several encodings in one
@@ -10,9 +10,9 @@ header are undone in reverse order; anything else is refused with a clear error.
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
-import httpx
+import aiohttp
 
 from ..errors import FetchError, TooLarge
 
@@ -20,7 +20,7 @@ _CHUNK = 64 * 1024  # most decompressed bytes produced per inflate call
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-async def read_body(response: httpx.Response, url: str, max_bytes: int, truncate: bool) -> bytes:
+async def read_body(response: aiohttp.ClientResponse, url: str, max_bytes: int, truncate: bool) -> bytes:
     """The decompressed body; over ``max_bytes`` it is TooLarge, or cut there when ``truncate``."""
     declared = response.headers.get("content-length", "").strip()
     if not truncate and declared.isdigit() and int(declared) > max_bytes:
@@ -29,10 +29,8 @@ async def read_body(response: httpx.Response, url: str, max_bytes: int, truncate
             "(the limit is fetch.max_bytes)",
             url=url,
         )
-    if response.is_stream_consumed:  # httpx.Response(content=...) from a MockTransport: read and decoded
-        stream, layers = _once(response.content), []
-    else:
-        stream, layers = response.aiter_raw(), _decoders(response.headers.get("content-encoding", ""), url)
+    layers = _decoders(response.headers.get("content-encoding", ""), url)
+    stream = response.content.iter_chunked(_CHUNK)  # raw: the session has auto_decompress=False
     chunks: list[bytes] = []
     size = raw = 0
     async for data in stream:
@@ -57,10 +55,6 @@ async def read_body(response: httpx.Response, url: str, max_bytes: int, truncate
     for layer in layers:
         layer.finish(url)
     return b"".join(chunks)
-
-
-async def _once(data: bytes) -> AsyncIterator[bytes]:
-    yield data
 
 
 def _decoders(header: str, url: str) -> list[_Inflater]:
