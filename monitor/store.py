@@ -328,6 +328,14 @@ class Store:
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
 
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict[str, Any]]:
+        """Rows of a SELECT as dicts. Not ``db.query``: sqlite-utils 4 wraps every query in a
+        SAVEPOINT (to roll back a statement that turns out to write), which makes each read a
+        transaction of its own; these statements are ours and only read."""
+        cursor = self.db.conn.execute(sql, params)
+        keys = [d[0] for d in cursor.description]
+        return (dict(zip(keys, row)) for row in cursor)
+
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:
         try:
@@ -349,11 +357,11 @@ class Store:
 
     def source_states(self) -> dict[str, SourceState]:
         with self._errors("reading sources"):
-            return {r["name"]: _source_state(r) for r in self.db.query("SELECT * FROM sources ORDER BY name")}
+            return {r["name"]: _source_state(r) for r in self._rows("SELECT * FROM sources ORDER BY name")}
 
     def source_state(self, name: str) -> SourceState | None:
         with self._errors("reading a source"):
-            rows = list(self.db.query("SELECT * FROM sources WHERE name = ?", [name]))
+            rows = list(self._rows("SELECT * FROM sources WHERE name = ?", [name]))
         return _source_state(rows[0]) if rows else None
 
     def set_next_due(self, name: str, when: dt.datetime) -> None:
@@ -365,7 +373,7 @@ class Store:
     def http_cache(self, url: str) -> tuple[str | None, str | None, str | None]:
         """(etag, last_modified, body_hash) remembered for ``url``."""
         with self._errors("reading the HTTP cache"):
-            for r in self.db.query("SELECT etag, last_modified, body_hash FROM http_cache WHERE url = ?", [url]):
+            for r in self._rows("SELECT etag, last_modified, body_hash FROM http_cache WHERE url = ?", [url]):
                 return r["etag"], r["last_modified"], r["body_hash"]
         return None, None, None
 
@@ -387,7 +395,7 @@ class Store:
         if source:
             sql, params = sql + " WHERE source = ?", [source]
         with self._errors("counting posts"):
-            return next(self.db.query(sql, params))["n"]
+            return next(self._rows(sql, params))["n"]
 
     def posts(self, *, source: str | None = None, since: dt.datetime | None = None,
               changed: bool = False) -> list[StoredPost]:
@@ -456,12 +464,12 @@ class Store:
 
     def first_published(self) -> dt.datetime | None:
         with self._errors("reading posts"):
-            r = next(self.db.query("SELECT min(published) AS m FROM posts"))
+            r = next(self._rows("SELECT min(published) AS m FROM posts"))
         return parse_iso(r["m"])
 
     def last_published(self) -> dt.datetime | None:
         with self._errors("reading posts"):
-            r = next(self.db.query("SELECT max(published) AS m FROM posts"))
+            r = next(self._rows("SELECT max(published) AS m FROM posts"))
         return parse_iso(r["m"])
 
     # -- one source run, one transaction -------------------------------------------
@@ -584,13 +592,13 @@ class Store:
         if source:
             sql, params = sql + " WHERE source = ?", [source]
         with self._errors("reading the fetch log"):
-            return list(self.db.query(sql + " ORDER BY id DESC LIMIT ?", [*params, limit]))
+            return list(self._rows(sql + " ORDER BY id DESC LIMIT ?", [*params, limit]))
 
     def record_digest(self, week_ending: dt.date, title: str, lead_url: str | None, post_ids: Sequence[int],
                       updated_ids: Sequence[int], built_at: dt.datetime, content_hash: str) -> bool:
         """Record a built digest. Returns False (and writes nothing) when the same content is recorded."""
         with self._errors("recording a digest"):
-            rows = list(self.db.query("SELECT content_hash FROM digests WHERE week_ending = ?",
+            rows = list(self._rows("SELECT content_hash FROM digests WHERE week_ending = ?",
                                       [week_ending.isoformat()]))
             if rows and rows[0]["content_hash"] == content_hash:
                 return False
@@ -608,11 +616,11 @@ class Store:
 
     def digests(self) -> list[dict[str, Any]]:
         with self._errors("reading digests"):
-            return list(self.db.query("SELECT * FROM digests ORDER BY week_ending DESC"))
+            return list(self._rows("SELECT * FROM digests ORDER BY week_ending DESC"))
 
     def digest_record(self, week_ending: dt.date) -> dict[str, Any] | None:
         with self._errors("reading digests"):
-            rows = list(self.db.query("SELECT * FROM digests WHERE week_ending = ?", [week_ending.isoformat()]))
+            rows = list(self._rows("SELECT * FROM digests WHERE week_ending = ?", [week_ending.isoformat()]))
         return rows[0] if rows else None
 
     def integrity_check(self) -> str:
