@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from .config import Selectors
 from .detect import decide
-from .extract import extract
+from .extract import extract, post_identity
 from .models import Decision, Page, PostData, StoredPost
 
 __all__ = ["JOBS", "READY", "decide_all", "extract_page", "frame", "serve"]
@@ -34,14 +34,17 @@ READY = b"READY\n"
 _LENGTH = struct.Struct("<Q")
 
 
-def extract_page(body: bytes, url: str, headers: Mapping[str, str] | None, tz: ZoneInfo, kind: str,
-                 selectors: Selectors | None, decide_new: bool) -> tuple[Page, tuple[Decision, ...] | None]:
-    """:func:`monitor.extract.extract`; with ``decide_new``, also ``decide(None, post)`` for each post
-    (what the pipeline needs for a source with nothing stored yet, so no second round trip)."""
+def extract_page(
+    body: bytes, url: str, headers: Mapping[str, str] | None, tz: ZoneInfo, kind: str,
+    selectors: Selectors | None, decide_new: bool,
+) -> tuple[Page, tuple[tuple[str, str, Decision], ...] | None]:
+    """:func:`monitor.extract.extract`; with ``decide_new``, also each post's
+    ``(*post_identity(post), decide(None, post))`` (what the pipeline needs for a source with nothing
+    stored yet, so no second round trip and no identity work in the caller)."""
     page = extract(body, url=url, headers=headers, tz=tz, kind=kind, selectors=selectors)  # type: ignore[arg-type]
     if not decide_new:
         return page, None
-    return page, tuple(decide(None, p, tz=tz) for p in page.posts)
+    return page, tuple((*post_identity(p), decide(None, p, tz=tz)) for p in page.posts)
 
 
 def decide_all(pairs: Sequence[tuple[StoredPost | None, PostData]], tz: ZoneInfo) -> list[Decision]:

@@ -473,8 +473,7 @@ class Pipeline:
         page, decisions = await run.pool.call(_jobs.extract_page, resp.content, resp.url, dict(resp.headers),
                                               tz, kind, selectors, decide_new)
         if decisions is not None:
-            for p, d in zip(page.posts, decisions):
-                identity, url_key = post_identity(p)
+            for p, (identity, url_key, d) in zip(page.posts, decisions):
                 run.decisions.setdefault(p, (identity, url_key, None, d))
         return page
 
