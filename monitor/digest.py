@@ -34,6 +34,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from urllib.parse import quote, urlsplit
 
 from .models import Digest, DigestItem, FieldChange, StoredPost, Version
@@ -122,11 +123,21 @@ def clean_line(text: str | None) -> str:
 
 _PCT_BAD = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _URL_OK = re.compile(r"(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*")
+# http(s)://, a host part free of "[" and "]" (urlsplit takes it as the netloc and cannot object to it),
+# nothing to escape: what safe_url returns unchanged without asking urlsplit
+_PLAIN_HTTP_URL = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://(?:[A-Za-z0-9\-._~:@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+"
+                             r"(?:[/?#](?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)?")
 
 
 def safe_url(url: str | None) -> str | None:
     """An http(s) URL fit for ``href`` (spaces and non-ASCII escaped), or None (``javascript:`` …)."""
-    url = clean_line(url)
+    return _safe_url(clean_line(url))
+
+
+def _safe_url(url: str) -> str | None:
+    """:func:`safe_url` of a URL that is already a :func:`clean_line`."""
+    if _PLAIN_HTTP_URL.fullmatch(url):  # the common case
+        return url
     if not url:
         return None
     try:
@@ -140,19 +151,26 @@ def safe_url(url: str | None) -> str | None:
     return quote(_PCT_BAD.sub("%25", url), safe=":/?#[]@!$&'()*+,;=%~")
 
 
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
 def site_slug(site_title: str) -> str:
     """``Iran Interlink`` -> ``iran-interlink`` (ASCII, lower case, hyphens)."""
     s = unicodedata.normalize("NFKD", clean_line(site_title)).encode("ascii", "ignore").decode("ascii")
-    s = re.sub(r"[^a-z0-9]+", "-", s.lower()).strip("-")
+    s = _NOT_SLUG.sub("-", s.lower()).strip("-")
     return s or "site"
 
 
 def truncate_words(text: str, limit: int = EXCERPT_WORDS) -> str:
     """At most ``limit`` words; `` …`` appended when something was cut."""
-    words = clean_line(text).split(" ")
-    if len(words) <= limit:
-        return " ".join(w for w in words if w)
-    return " ".join(words[:limit]).rstrip(",;:") + " " + ELLIPSIS
+    return _truncate(clean_line(text), limit)
+
+
+def _truncate(line: str, limit: int = EXCERPT_WORDS) -> str:
+    """:func:`truncate_words` of a :func:`clean_line` (its words are separated by one space each)."""
+    if line.count(" ") < limit:
+        return line
+    return " ".join(line.split(" ", limit)[:limit]).rstrip(",;:") + " " + ELLIPSIS
 
 
 # -- dates ------------------------------------------------------------------------------------
@@ -258,10 +276,13 @@ def digest_guid(site_title: str, week_ending: dt.date) -> str:
 # -- selection ------------------------------------------------------------------------------------
 
 
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
+
+
 def url_key(url: str) -> str:
     """A URL reduced for "is this the same post": no scheme, www., fragment or trailing slash."""
     u = clean_line(url).lower().split("#", 1)[0]
-    u = re.sub(r"^[a-z][a-z0-9+.-]*://", "", u)
+    u = _SCHEME.sub("", u)
     u = u.removeprefix("www.")
     return u.rstrip("/")
 
@@ -278,9 +299,14 @@ def display_author(post: StoredPost) -> str:
     return _part(post.author) or _part(post.outlet)
 
 
+_DOUBLED_COMMAS = re.compile(r"\s*,(?:\s*,)+")
+
+
 def _part(text: str) -> str:
     """One part of a source line: no doubled or trailing commas, single spaces."""
-    s = re.sub(r"\s*,(?:\s*,)+", ",", clean_line(text))
+    s = clean_line(text)
+    if "," in s:
+        s = _DOUBLED_COMMAS.sub(",", s)
     return s.strip(" ,;:")
 
 
@@ -316,8 +342,8 @@ def build_digest(
     in_week = [p for p in posts if p.published is not None and start <= p.published < end]
     # newest first; on the same date, the post first seen later is the newer one (a later run found
     # it above the others), and within one run ids follow page order (newest first on the page)
-    in_week.sort(key=lambda p: p.id)
-    in_week.sort(key=lambda p: (p.published, p.first_seen), reverse=True)  # type: ignore[arg-type,return-value]
+    in_week.sort(key=attrgetter("id"))
+    in_week.sort(key=attrgetter("published", "first_seen"), reverse=True)
     seen: set[str] = set()
     items: list[StoredPost] = []
     for p in in_week:
@@ -362,8 +388,11 @@ def build_digest(
 
     authors: list[str] = []
     seen_authors: set[str] = set()
+    names: dict[tuple[str, str], str] = {}  # display_author by (author, outlet): many posts, few names
     for p in items:
-        a = display_author(p)
+        a = names.get((p.author, p.outlet))
+        if a is None:
+            a = names[p.author, p.outlet] = display_author(p)
         if a and a.casefold() not in seen_authors:
             seen_authors.add(a.casefold())
             authors.append(a)
@@ -387,18 +416,24 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _strip_repeated_title(excerpt: str, title: str) -> str:
-    """Drop the title repeated as link text at the end of a captured excerpt."""
-    t = clean_line(title).rstrip(" .")
-    e = excerpt.rstrip(" .")
-    if t and len(e) > len(t) and e.casefold().endswith(t.casefold()):
-        return e[: -len(t)].rstrip()
-    return excerpt
-
-
 def post_excerpt(post: StoredPost) -> str:
     """The post's excerpt, cleaned, without a repeated title, at most 55 words."""
-    return truncate_words(_strip_repeated_title(clean_line(post.excerpt), post.title))
+    return _excerpt(post.excerpt, clean_line(post.title))
+
+
+def _excerpt(excerpt: str, title: str) -> str:
+    """:func:`post_excerpt` of a raw excerpt, ``title`` being the post's title as a :func:`clean_line`."""
+    line = clean_line(excerpt)
+    # the title repeated as link text at the end of a captured excerpt is dropped
+    t = title.rstrip(" .")
+    e = line.rstrip(" .")
+    if t and len(e) > len(t):
+        folded = t.casefold()
+        # casefold maps each character on its own to one or more: the end of e.casefold() is the end of
+        # its last len(folded) characters' (no need to fold the whole excerpt)
+        if e[-len(folded):].casefold().endswith(folded):
+            line = clean_line(e[: -len(t)])
+    return _truncate(line)
 
 
 def post_day(post: StoredPost, tz: dt.tzinfo) -> dt.date | None:
@@ -410,11 +445,14 @@ def post_day(post: StoredPost, tz: dt.tzinfo) -> dt.date | None:
 
 def source_head(post: StoredPost, tz: dt.tzinfo) -> str:
     """``{author}, {outlet}, {Month DD YYYY}``: no empty part, no ``,,``, author once if = outlet."""
-    author, outlet = _part(post.author), _part(post.outlet)
+    return _source_head(post.author, post.outlet, post_day(post, tz))
+
+
+def _source_head(author: str, outlet: str, day: dt.date | None) -> str:
+    author, outlet = _part(author), _part(outlet)
     parts = [author]
     if outlet and outlet.casefold() != author.casefold():
         parts.append(outlet)
-    day = post_day(post, tz)
     if day is not None:
         parts.append(format_day(day))
     return ", ".join(p for p in parts if p)
@@ -422,8 +460,10 @@ def source_head(post: StoredPost, tz: dt.tzinfo) -> str:
 
 def item_line(post: StoredPost, tz: dt.tzinfo) -> str:
     """``{author}, {outlet}, {Month DD YYYY}:… {excerpt}`` with no empty part and no ``,,``."""
-    head = source_head(post, tz)
-    excerpt = post_excerpt(post)
+    return _item_line(source_head(post, tz), post_excerpt(post))
+
+
+def _item_line(head: str, excerpt: str) -> str:
     if head and excerpt:
         return f"{head}:{ELLIPSIS} {excerpt}"
     return head or excerpt
@@ -554,12 +594,19 @@ def _group_label(post: StoredPost, group_by: str, tz: dt.tzinfo) -> str:
 def present(digest: Digest, *, tz: dt.tzinfo, group_by: str = "none") -> DigestView:
     """Every text of the digest in the house style, cleaned, ready for a template or a feed."""
     items: list[tuple[str, ItemView]] = []
+    # each value is cleaned once; a week has many posts but few (author, outlet, day) source line heads
+    heads: dict[tuple[str, str, dt.date | None], str] = {}
     for it in digest.items:
         p = it.post
-        title = clean_line(p.title) or clean_line(p.url) or "(untitled)"
+        title, url = clean_line(p.title), clean_line(p.url)
+        day = post_day(p, tz)
+        head = heads.get((p.author, p.outlet, day))
+        if head is None:
+            head = heads[p.author, p.outlet, day] = _source_head(p.author, p.outlet, day)
         items.append((
             _group_label(p, group_by, tz),
-            ItemView(post_id=p.id, title=title, href=safe_url(p.url), url_text=clean_line(p.url), line=item_line(p, tz)),
+            ItemView(post_id=p.id, title=title or url or "(untitled)", href=_safe_url(url), url_text=url,
+                     line=_item_line(head, _excerpt(p.excerpt, title))),
         ))
     groups: list[GroupView] = []
     if group_by in ("author", "outlet", "day"):

@@ -23,8 +23,11 @@ Rebuilding unchanged weeks gives byte-identical files: nothing depends on the
 clock (the feeds' lastBuildDate / updated is the newest digest's end of week),
 and every list has a stable order. Text from the web is escaped by the
 templates; the only HTML we publish from elsewhere (post content on history
-pages, the digest body in the feeds) goes through :func:`sanitize` (nh3, strict
-allow-list, no ``javascript:``, ``rel="nofollow noopener"``).
+pages) goes through :func:`sanitize` (nh3, strict allow-list, no
+``javascript:``, ``rel="nofollow noopener"``). The feeds carry each digest's
+body as :func:`sanitize` leaves the page's: :func:`feed_body` writes that
+directly (our markup, the texts escaped, every link through nh3) instead of
+parsing megabytes of our own HTML again.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
@@ -63,6 +67,7 @@ __all__ = [
     "atomic_write",
     "digest_page_path",
     "environment",
+    "feed_body",
     "publish_digests",
     "render_digest",
     "render_feeds",
@@ -103,6 +108,10 @@ def sanitize(html: str, base_url: str | None = None) -> str:
         return ""
     if too_complex(html):  # nesting no parser handles in reasonable time: publish its text instead
         return f"<p>{html_escape(content_text(html))}</p>"
+    return _nh3_clean(html, base_url)
+
+
+def _nh3_clean(html: str, base_url: str | None) -> str:
     kwargs: dict[str, Any] = {"url_relative": ("rewrite_with_base", base_url) if base_url else "deny"}
     return nh3.clean(
         html,
@@ -159,10 +168,9 @@ def _source_links(config: Config) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Rendered:
-    """One digest, rendered once: its view, its body HTML (for the feeds) and its page bytes."""
+    """One digest, rendered once: its view (the feeds are written from it) and its page bytes."""
 
     view: dg.DigestView
-    body: str  # the body HTML as on the page (relative links)
     page: bytes
     digest: Digest | None = None
 
@@ -172,6 +180,7 @@ class Rendered:
 
 
 def render_body(view: dg.DigestView, env: Environment | None = None) -> str:
+    """The body HTML of a digest, as on its page (relative links)."""
     env = env or environment()
     return env.get_template("_digest_body.html").render(view=view, root="../")
 
@@ -181,17 +190,16 @@ def render_digest(view: dg.DigestView, *, site_title: str, site_url: str, source
                   digest: Digest | None = None) -> Rendered:
     """The page of one digest (``digests/YYYY-MM-DD.html``)."""
     env = env or environment()
-    body = render_body(view, env)
     prev = None
     if previous is not None:
         p_week = previous.week_ending if isinstance(previous, dg.DigestView) else previous["week_ending"]
         p_title = previous.title if isinstance(previous, dg.DigestView) else previous["title"]
         prev = {"href": f"{p_week.isoformat()}.html", "title": p_title}
     page = env.get_template("digest.html").render(
-        view=view, body=Markup(body), root="../", site_title=dg.clean_line(site_title),
+        view=view, root="../", site_title=dg.clean_line(site_title),
         canonical=site_url + digest_page_path(view.week_ending), previous=prev, sources=list(sources),
     )
-    return Rendered(view=view, body=body, page=page.encode("utf-8"), digest=digest)
+    return Rendered(view=view, page=page.encode("utf-8"), digest=digest)
 
 
 def render_index(entries: Sequence[dict[str, Any]], *, site_title: str, site_url: str,
@@ -259,6 +267,72 @@ def render_history(post: StoredPost, versions: Sequence[Version], *, site_title:
     return html.encode("utf-8")
 
 
+# -- the feeds ----------------------------------------------------------------------------------------
+
+
+def _text(text: str) -> str:
+    """``text`` escaped the way :func:`sanitize` (html5ever's serializer) writes text."""
+    return text.replace("&", "&amp;").replace("\xa0", "&nbsp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_SANITIZED_LINK = re.compile(rf'<a(?: href="([^"]*)")? rel="{LINK_REL}"></a>')
+
+
+def _sanitized_hrefs(hrefs: Iterable[str], base_url: str) -> dict[str, str | None]:
+    """Each href as :func:`sanitize` leaves it on a page at ``base_url``: absolute, escaped for a
+    double-quoted attribute; None where nh3 drops it (not a URL it can parse, a scheme it refuses).
+
+    One nh3 call for every link of a digest, each in an empty ``<a>`` of its own.
+    """
+    unique = list(dict.fromkeys(hrefs))
+    cleaned = _nh3_clean("".join(f'<a href="{html_escape(h)}"></a>' for h in unique), base_url)
+    found = list(_SANITIZED_LINK.finditer(cleaned))
+    if len(found) != len(unique) or "".join(m.group() for m in found) != cleaned:
+        raise PublishError(f"nh3 wrote {len(unique)} links in an unexpected way: {cleaned[:200]!r}")
+    return {h: m.group(1) for h, m in zip(unique, found)}
+
+
+def feed_body(view: dg.DigestView, page_url: str) -> str:
+    """The body of a digest as the feeds carry it: what :func:`sanitize` makes of its page's body.
+
+    That is: no ``class`` attributes, every link absolute (resolved against ``page_url``) and
+    ``rel="nofollow noopener"``, text as html5ever serializes it. It is written here, not by
+    parsing the page's body again (megabytes for a big week, slower than all the rest of the
+    build): the markup is ours, each text from the web is escaped (:func:`_text`) and each link
+    goes through nh3 (:func:`_sanitized_hrefs`). tests/test_publish.py checks that this is,
+    byte for byte, ``sanitize(render_body(view), page_url)``.
+    """
+    history = {u.post_id: f"../posts/{u.post_id}.html" for u in view.updated}  # render_body's root="../"
+    hrefs = _sanitized_hrefs([*(i.href for g in view.groups for i in g.items if i.href),
+                              *(u.href for u in view.updated if u.href), *history.values()], page_url)
+
+    def link(href: str | None, html: str) -> str:
+        if not href:
+            return html
+        sane = hrefs[href]
+        return f'<a href="{sane}" rel="{LINK_REL}">{html}</a>' if sane is not None else f'<a rel="{LINK_REL}">{html}</a>'
+
+    out = [f"<p>{_text(view.intro)}</p>\n<p>{_text(view.counts)}</p>\n"]
+    for group in view.groups:
+        h = "h3" if group.label else "h2"
+        if group.label:
+            out.append(f"<h2>{_text(group.label)}:</h2>\n")
+        for item in group.items:
+            out.append(f"<section>\n<{h}>++ {link(item.href, _text(item.title))}</{h}>\n")
+            if item.line:
+                out.append(f"<p>{_text(item.line)}</p>\n")
+            if item.url_text:
+                out.append(f"<p>Read more → {link(item.href, _text(item.url_text))}</p>\n")
+            out.append("</section>\n")
+    if view.updated:
+        out.append("<section>\n<h2>Updated this week:</h2>\n<ul>\n")
+        for u in view.updated:
+            out.append(f"<li>{link(u.href, _text(u.title))} — {_text(u.what)} "
+                       f"({link(history[u.post_id], 'history')})</li>\n")
+        out.append("</ul>\n</section>\n")
+    return "".join(out)
+
+
 def render_feeds(rendered: Sequence[Rendered], *, site_title: str, site_url: str,
                  tz: dt.tzinfo) -> tuple[bytes, bytes]:
     """``(feed.xml, atom.xml)``: one entry per digest, newest first, no build timestamp."""
@@ -266,7 +340,7 @@ def render_feeds(rendered: Sequence[Rendered], *, site_title: str, site_url: str
     site = dg.clean_line(site_title)
     host = urlsplit(site_url).hostname or "localhost"
     newest = _feed_time(items[0].view, tz) if items else dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    bodies = [sanitize(r.body, site_url + digest_page_path(r.view.week_ending)) for r in items]  # once
+    bodies = [feed_body(r.view, site_url + digest_page_path(r.view.week_ending)) for r in items]  # once
     out = []
     for kind, self_name in (("rss", "feed.xml"), ("atom", "atom.xml")):
         fg = FeedGenerator()
@@ -566,7 +640,7 @@ def publish_digests(config: Config, store: Store, *, week_ending: dt.date | None
                             empty_weeks=True)
         assert d is not None
         v = dg.present(d, tz=tz, group_by=config.digest.group_by)
-        in_feed.append(Rendered(view=v, body=render_body(v, env), page=b"", digest=d))
+        in_feed.append(Rendered(view=v, page=b"", digest=d))
     if in_feed:
         files["feed.xml"], files["atom.xml"] = render_feeds(in_feed, site_title=site, site_url=site_url, tz=tz)
 

@@ -377,6 +377,19 @@ class Store:
                 return r["etag"], r["last_modified"], r["body_hash"]
         return None, None, None
 
+    def http_caches(self, urls: Iterable[str]) -> dict[str, tuple[str | None, str | None, str | None]]:
+        """:meth:`http_cache` for many URLs in a few queries (those never fetched are left out)."""
+        urls = list(dict.fromkeys(urls))
+        out = {}
+        with self._errors("reading the HTTP cache"):
+            for i in range(0, len(urls), 500):
+                chunk = urls[i:i + 500]
+                rows = self.db.conn.execute(
+                    "SELECT url, etag, last_modified, body_hash FROM http_cache WHERE url IN "
+                    f"({', '.join('?' * len(chunk))})", chunk)
+                out.update((r[0], (r[1], r[2], r[3])) for r in rows)
+        return out
+
     # -- posts -------------------------------------------------------------------
 
     def posts_of_source(self, source: str) -> tuple[dict[str, StoredPost], dict[str, StoredPost]]:

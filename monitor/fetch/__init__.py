@@ -307,9 +307,13 @@ class Fetcher:
         if cached is None or now - cached[0] > ROBOTS_TTL:
             task = asyncio.create_task(self._load_robots(origin), name=f"robots.txt {origin}")
             self._robots[origin] = cached = (now, task)
-        async with budget.running():
-            # shielded: a caller giving up must not throw away a robots.txt others are waiting for
-            robots = await asyncio.shield(cached[1])
+        task = cached[1]
+        if task.done():  # the usual case: read once, then checked by every later request
+            robots = task.result()
+        else:
+            async with budget.running():
+                # shielded: a caller giving up must not throw away a robots.txt others are waiting for
+                robots = await asyncio.shield(task)
         robots.check(str(url))
 
     async def _load_robots(self, origin: str) -> _Robots:
