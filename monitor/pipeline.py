@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import __version__, _jobs
 from .config import Config, SourceConfig
@@ -240,6 +241,18 @@ class _ParsePool:
         await asyncio.gather(*(proc.wait() for proc in spawned), return_exceptions=True)
 
 
+def same_host(url: str, page_url: str) -> bool:
+    """Whether ``url`` is on the host of the page that linked it (``www.`` aside).
+
+    Links a page hands us (its feed, its "Older posts") are followed only there: a page must not
+    be able to send the monitor to another site, or to a service on the monitor's own network.
+    """
+    def host(u: str) -> str:
+        return (urlsplit(u).hostname or "").removeprefix("www.")
+
+    return bool(host(url)) and host(url) == host(page_url)
+
+
 def user_agent(config: Config) -> str:
     if config.fetch.user_agent:
         return config.fetch.user_agent
@@ -439,7 +452,13 @@ class Pipeline:
                 self._check_post_count(run, page, resp.url)
                 run.post_count = len(page.posts)
                 if page.feed_url and src.type == "auto" and page.kind == "html":
-                    run.feed_url = page.feed_url
+                    if same_host(page.feed_url, resp.url):
+                        run.feed_url = page.feed_url
+                    else:
+                        run.feed_url = None
+                        run.warnings.append(
+                            f"the page's feed {page.feed_url} is on another host; not read "
+                            "(add it as a source of its own, type: feed, to follow it)")
             if page.kind == "feed":
                 # a feed has no pages; it is the whole source
                 await self._decide(run, page.posts)
@@ -451,6 +470,9 @@ class Pipeline:
             if run.known and not fresh and not run.full:
                 break
             url = page.next_url
+            if url and not same_host(url, resp.url):
+                run.warnings.append(f"the older-posts link {url} leads to another host; not followed")
+                break
         feed_posts: list[PostData] = []
         if src.type == "auto" and run.feed_url:
             try:

@@ -334,3 +334,33 @@ def test_feed_entries_without_links_are_separate_posts(tmp_path):
         _, r2, posts = ingest(path)
     assert (r2["guids"].new, r2["guids"].changed) == (1, 0)
     assert sorted(p.title for p in posts) == ["Post A", "Post B"] and all(p.versions == 1 for p in posts)
+
+
+def test_links_to_other_hosts_are_not_followed(tmp_path):
+    """A page's "Older posts" link and its advertised feed are followed on its own host only."""
+    from pytest_httpserver import HTTPServer
+
+    def page(title: str, next_url: str | None = None, feed: str | None = None) -> str:
+        head = f'<link rel="alternate" type="application/rss+xml" href="{feed}">' if feed else ""
+        nxt = f'<a class="next page-numbers" href="{next_url}">Older posts</a>' if next_url else ""
+        posts = "".join(
+            f'<article class="post hentry"><h2 class="entry-title"><a href="/p/{title}-{i}/">{title} {i}</a></h2>'
+            f'<time class="entry-date published" datetime="2020-10-2{i}T10:00:00+00:00">Oct 2{i}, 2020</time>'
+            f'<div class="entry-summary"><p>Text of {title} {i}.</p></div></article>' for i in range(1, 4))
+        return f"<html><head>{head}</head><body><main>{posts}</main>{nxt}</body></html>"
+
+    with HTTPServer(host="127.0.0.1") as elsewhere, HTTPServer(host="127.0.0.1") as blog:
+        elsewhere.expect_request("/author/a/feed/").respond_with_data("<rss/>", content_type="application/rss+xml")
+        elsewhere.expect_request("/page/2").respond_with_data(page("Other"), content_type="text/html")
+        # same address, other host name: "localhost" vs "127.0.0.1"
+        other = elsewhere.url_for("/").replace("127.0.0.1", "localhost")
+        blog.expect_request("/author/a/").respond_with_data(
+            page("Mine", next_url=other + "page/2", feed=other + "author/a/feed/"), content_type="text/html")
+        path = write_config(tmp_path, [{"name": "a", "url": blog.url_for("/author/a/")}])
+        _, results, posts = ingest(path)
+        assert elsewhere.log == []
+    r = results["a"]
+    assert r.status == "ok" and r.new == 3 and r.pages == 1
+    assert sorted(p.title for p in posts) == ["Mine 1", "Mine 2", "Mine 3"]
+    assert any("older-posts link" in w and "another host" in w for w in r.warnings), r.warnings
+    assert any("feed" in w and "another host" in w for w in r.warnings), r.warnings
