@@ -298,8 +298,8 @@ class Pipeline:
         self.clock = clock
         #: worker processes for parsing (None: one per core, at most MAX_PARSE_WORKERS; 0: none)
         self.parse_workers = default_parse_workers() if parse_workers is None else parse_workers
-        # validators of the run's first pages and feeds, read in one go at its start
-        self._validators: dict[str, tuple[str | None, str | None, str | None]] = {}
+        # validators of the run's first pages and feeds, by (source, url), read in one go at its start
+        self._validators: dict[tuple[str, str], tuple[str | None, str | None, str | None]] = {}
 
     # -- public -------------------------------------------------------------------------
 
@@ -310,8 +310,8 @@ class Pipeline:
         self.store.sync_sources(self.config.sources, now)
         states = self.store.source_states()
         chosen = [s for s in self.config.sources if names is None or s.name in names]
-        first_urls = [s.url for s in chosen] + [st.feed_url for s in chosen
-                                                 if (st := states.get(s.name)) and st.feed_url]
+        first_urls = [(s.name, s.url) for s in chosen] + [(s.name, st.feed_url) for s in chosen
+                                                          if (st := states.get(s.name)) and st.feed_url]
         self._validators = self.store.http_caches(first_urls)
         fetcher = self._fetcher or Fetcher(self.config.fetch, user_agent=user_agent(self.config))
         sem = asyncio.Semaphore(self.config.fetch.concurrency)
@@ -413,8 +413,10 @@ class Pipeline:
 
     async def _get(self, run: _Run, fetcher: Fetcher, url: str) -> Response | None:
         """Conditional GET; None when the server or the body hash says nothing changed."""
-        cached = self._validators.pop(url, None)
-        etag, last_modified, body_hash = cached if cached is not None else self.store.http_cache(url)
+        cached = self._validators.pop((run.source.name, url), None)
+        if cached is None:
+            cached = self.store.http_cache(run.source.name, url)
+        etag, last_modified, body_hash = cached
         if run.full:  # a full sweep looks at every page, even those the server says are unchanged
             etag = last_modified = body_hash = None
         resp = await fetcher.get(url, etag=etag, last_modified=last_modified,

@@ -148,6 +148,30 @@ def _m0002(db: Database) -> None:
     db.execute("ALTER TABLE sources ADD COLUMN last_full_at TEXT")
 
 
+@migrations(name="0003_http_cache_per_source")
+def _m0003(db: Database) -> None:
+    # validators belong to a source's run: two sources with the same URL must not answer each
+    # other's conditional GETs (one would see 304 for what only the other has read)
+    db.executescript(
+        """
+        CREATE TABLE http_cache_by_source (
+            source TEXT NOT NULL,
+            url TEXT NOT NULL,
+            etag TEXT,
+            last_modified TEXT,
+            body_hash TEXT,
+            checked_at TEXT,
+            PRIMARY KEY (source, url)
+        );
+        INSERT OR IGNORE INTO http_cache_by_source
+            SELECT s.name, c.url, c.etag, c.last_modified, c.body_hash, c.checked_at
+            FROM http_cache c JOIN sources s ON c.url IN (s.url, s.feed_url);
+        DROP TABLE http_cache;
+        ALTER TABLE http_cache_by_source RENAME TO http_cache;
+        """
+    )
+
+
 def iso(value: dt.datetime | None) -> str | None:
     """A datetime as sortable UTC text (microseconds always present)."""
     if value is None:
@@ -370,24 +394,27 @@ class Store:
 
     # -- http cache --------------------------------------------------------------
 
-    def http_cache(self, url: str) -> tuple[str | None, str | None, str | None]:
-        """(etag, last_modified, body_hash) remembered for ``url``."""
+    def http_cache(self, source: str, url: str) -> tuple[str | None, str | None, str | None]:
+        """(etag, last_modified, body_hash) remembered for ``url`` by ``source``'s runs."""
         with self._errors("reading the HTTP cache"):
-            for r in self._rows("SELECT etag, last_modified, body_hash FROM http_cache WHERE url = ?", [url]):
-                return r["etag"], r["last_modified"], r["body_hash"]
-        return None, None, None
+            row = self.db.conn.execute(
+                "SELECT etag, last_modified, body_hash FROM http_cache WHERE source = ? AND url = ?",
+                [source, url]).fetchone()
+        return (row[0], row[1], row[2]) if row else (None, None, None)
 
-    def http_caches(self, urls: Iterable[str]) -> dict[str, tuple[str | None, str | None, str | None]]:
-        """:meth:`http_cache` for many URLs in a few queries (those never fetched are left out)."""
-        urls = list(dict.fromkeys(urls))
+    def http_caches(self, keys: Iterable[tuple[str, str]]
+                    ) -> dict[tuple[str, str], tuple[str | None, str | None, str | None]]:
+        """:meth:`http_cache` for many (source, url) pairs in a few queries (those never fetched
+        are left out)."""
+        keys = list(dict.fromkeys(keys))
         out = {}
         with self._errors("reading the HTTP cache"):
-            for i in range(0, len(urls), 500):
-                chunk = urls[i:i + 500]
+            for i in range(0, len(keys), 400):
+                chunk = keys[i:i + 400]
                 rows = self.db.conn.execute(
-                    "SELECT url, etag, last_modified, body_hash FROM http_cache WHERE url IN "
-                    f"({', '.join('?' * len(chunk))})", chunk)
-                out.update((r[0], (r[1], r[2], r[3])) for r in rows)
+                    "SELECT source, url, etag, last_modified, body_hash FROM http_cache WHERE (source, url) IN "
+                    f"(VALUES {', '.join(['(?, ?)'] * len(chunk))})", [x for k in chunk for x in k])
+                out.update(((r[0], r[1]), (r[2], r[3], r[4])) for r in rows)
         return out
 
     # -- posts -------------------------------------------------------------------
@@ -501,11 +528,11 @@ class Store:
                 self._write_observation(w.source, o, now)
             for url, (etag, last_modified, body_hash) in w.http_cache.items():
                 db.execute(
-                    "INSERT INTO http_cache (url, etag, last_modified, body_hash, checked_at) "
-                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET etag = excluded.etag, "
+                    "INSERT INTO http_cache (source, url, etag, last_modified, body_hash, checked_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(source, url) DO UPDATE SET etag = excluded.etag, "
                     "last_modified = excluded.last_modified, body_hash = excluded.body_hash, "
                     "checked_at = excluded.checked_at",
-                    [url, etag, last_modified, body_hash, now],
+                    [w.source, url, etag, last_modified, body_hash, now],
                 )
             db.execute(
                 "INSERT INTO fetch_log (source, started_at, finished_at, duration, status, http_status, "

@@ -364,3 +364,17 @@ def test_links_to_other_hosts_are_not_followed(tmp_path):
     assert sorted(p.title for p in posts) == ["Mine 1", "Mine 2", "Mine 3"]
     assert any("older-posts link" in w and "another host" in w for w in r.warnings), r.warnings
     assert any("feed" in w and "another host" in w for w in r.warnings), r.warnings
+
+
+def test_two_sources_with_the_same_url_each_see_new_posts(site, tmp_path):
+    """Validators are per source: one source's run must not make the other's next GET a 304."""
+    url = site.feed_url("iran-interlink", "classic", base_url=site.running.url)
+    path = write_config(tmp_path, [{"name": "one", "type": "feed", "url": url},
+                                   {"name": "two", "type": "feed", "url": url}])
+    ingest(path)
+    site.add_post("iran-interlink", "A brand new post", "2020/10/30", "Iran Interlink, October 30 2020: news.")
+    _, first, _ = ingest(path, ["one"])
+    _, second, posts = ingest(path, ["two"])
+    assert first["one"].new == 1
+    assert second["two"].status == "ok" and second["two"].new == 1, second["two"]
+    assert sorted(p.source for p in posts if p.title == "A brand new post") == ["one", "two"]

@@ -64,7 +64,8 @@ def test_new_then_unchanged_then_changed_keeps_every_version(store, tmp_path):
     assert store.count_posts() == 2
     assert [(pp.title, v.number) for pp, v in store.changes_between(T0, later + dt.timedelta(1))] == [
         ("Post one, edited", 2)]
-    assert store.http_cache("http://site/") == ('"e1"', None, "h")
+    assert store.http_cache("s", "http://site/") == ('"e1"', None, "h")
+    assert store.http_cache("another source", "http://site/") == (None, None, None)
     log = store.fetch_log("s")
     assert len(log) == 3 and log[0]["changed"] == 1
     state = store.source_state("s")
@@ -125,9 +126,38 @@ def test_migrations_are_idempotent_and_wal(tmp_path):
     Store.open(path).close()
     s = Store.open(path)
     assert next(s.db.query("PRAGMA journal_mode"))["journal_mode"] == "wal"
-    assert [r["name"] for r in s.db.query("SELECT name FROM _sqlite_migrations")] == ["0001_initial",
-                                                                                    "0002_full_sweep"]
+    assert [r["name"] for r in s.db.query("SELECT name FROM _sqlite_migrations")] == [
+        "0001_initial", "0002_full_sweep", "0003_http_cache_per_source"]
     s.close()
+
+
+def test_migration_0003_gives_each_source_its_own_validators(tmp_path):
+    """A database from before 0003 keeps its validators, now under the source(s) with that URL."""
+    import sqlite3
+
+    from sqlite_utils import Database
+
+    from monitor.store import migrations
+
+    path = tmp_path / "old.db"
+    db = Database(sqlite3.connect(path))
+    migrations.apply(db, stop_before="0003_http_cache_per_source")
+    db.execute("INSERT INTO sources (name, url, type, added_at, feed_url) VALUES "
+               "('a', 'http://site/a/', 'auto', 'x', 'http://site/a/feed/'), "
+               "('a twin', 'http://site/a/', 'html', 'x', NULL), ('b', 'http://site/b/', 'html', 'x', NULL)")
+    db.execute("INSERT INTO http_cache (url, etag, last_modified, body_hash, checked_at) VALUES "
+               "('http://site/a/', '\"pa\"', NULL, 'h1', 'x'), ('http://site/a/feed/', '\"fa\"', NULL, 'h2', 'x'), "
+               "('http://site/a/page/2/', '\"p2\"', NULL, 'h3', 'x')")
+    db.conn.commit()
+    db.close()
+    with Store.open(path) as store:
+        assert store.http_cache("a", "http://site/a/") == ('"pa"', None, "h1")
+        assert store.http_cache("a twin", "http://site/a/") == ('"pa"', None, "h1")
+        assert store.http_cache("a", "http://site/a/feed/") == ('"fa"', None, "h2")
+        assert store.http_cache("b", "http://site/a/") == (None, None, None)
+        # a page 2 has no source to go to: it is read once more without validators
+        assert store.http_caches([("a", "http://site/a/page/2/"), ("a", "http://site/a/")]) == {
+            ("a", "http://site/a/"): ('"pa"', None, "h1")}
 
 
 def test_naive_datetimes_are_refused(store):
