@@ -524,8 +524,14 @@ class Store:
     def _apply_run(self, w: RunWrites, now: str | None, r: SourceResult) -> None:
         db = self.db
         with db.atomic():
+            # new posts and their first versions in two batched statements (a cold ingest is
+            # mostly these); unchanged and changed ones one by one
+            new = [o for o in w.observations if o.outcome == "new"]
+            if new:
+                self._insert_new(w.source, new, now)
             for o in w.observations:
-                self._write_observation(w.source, o, now)
+                if o.outcome != "new":
+                    self._write_observation(w.source, o, now)
             for url, (etag, last_modified, body_hash) in w.http_cache.items():
                 db.execute(
                     "INSERT INTO http_cache (source, url, etag, last_modified, body_hash, checked_at) "
@@ -552,21 +558,32 @@ class Store:
                  w.source],
             )
 
+    def _insert_new(self, source: str, new: Sequence[Observation], now: str | None) -> None:
+        conn = self.db.conn
+        rows = []
+        for o in new:
+            p = o.post
+            rows.append((source, o.identity, o.url_key, p.url, p.title, iso(p.published), int(p.date_only),
+                         p.excerpt, p.content, p.author, p.outlet,
+                         p.original_date.isoformat() if p.original_date else None, p.guid, p.wp_id, p.origin,
+                         o.hash, now, now))
+        conn.executemany(
+            "INSERT INTO posts (source, identity, url_key, url, title, published, date_only, excerpt, "
+            "content, author, outlet, original_date, guid, wp_id, origin, hash, first_seen, last_seen, "
+            "last_changed, versions) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,1)",
+            rows,
+        )
+        conn.executemany(
+            "INSERT INTO versions (post_id, number, seen_at, title, excerpt, content, published, date_only, "
+            "author, outlet, hash, changes) "
+            "VALUES ((SELECT id FROM posts WHERE source = ? AND identity = ?),1,?,?,?,?,?,?,?,?,?,'[]')",
+            [(source, o.identity, now, r[4], r[7], r[8], r[5], r[6], r[9], r[10], o.hash)
+             for o, r in zip(new, rows)],
+        )
+
     def _write_observation(self, source: str, o: Observation, now: str | None) -> None:
         p, db = o.post, self.db
         published = iso(p.published)
-        original = p.original_date.isoformat() if p.original_date else None
-        if o.outcome == "new":
-            cur = db.execute(
-                "INSERT INTO posts (source, identity, url_key, url, title, published, date_only, excerpt, "
-                "content, author, outlet, original_date, guid, wp_id, origin, hash, first_seen, last_seen, "
-                "last_changed, versions) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,1)",
-                [source, o.identity, o.url_key, p.url, p.title,
-                 published, int(p.date_only), p.excerpt, p.content, p.author, p.outlet, original, p.guid,
-                 p.wp_id, p.origin, o.hash, now, now],
-            )
-            self._insert_version(cur.lastrowid, 1, now, p, o.hash, ())
-            return
         e = o.existing
         assert e is not None
         if o.outcome == "unchanged":
@@ -607,15 +624,6 @@ class Store:
         )
         self._insert_version_raw(e.id, number, now, merged, p.author or e.author, p.outlet or e.outlet,
                                  o.hash, o.changes)
-
-    def _insert_version(self, post_id: int | None, number: int, now: str | None, p: PostData, h: str,
-                        changes: Sequence[FieldChange]) -> None:
-        self._insert_version_raw(
-            post_id, number, now,
-            {"title": p.title, "excerpt": p.excerpt, "content": p.content, "published": iso(p.published),
-             "date_only": int(p.date_only)},
-            p.author, p.outlet, h, changes,
-        )
 
     def _insert_version_raw(self, post_id, number, now, f, author, outlet, h, changes) -> None:
         self.db.execute(
