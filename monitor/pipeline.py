@@ -64,6 +64,10 @@ FULL_SWEEP_EVERY = dt.timedelta(hours=24)
 #: extraction failure (a theme change, a block page), not mass deletion.
 MIN_POST_SHARE = 0.3
 
+#: ... unless that many runs in a row find the same smaller count: then the author really removed
+#: posts, and the new count is accepted (with a warning) as what the page has.
+SHRUNK_ACCEPT_RUNS = 3
+
 #: Parsing (extract + decide) is CPU work. With more than one core it runs in up to this many
 #: worker processes, so fetching (the event loop) and parsing overlap and every core is used.
 MAX_PARSE_WORKERS = 2
@@ -280,6 +284,7 @@ class _Run:
     rule: str | None = None
     warnings: list[str] = field(default_factory=list)
     full: bool = False  # read every page up to max_pages, ignoring validators (see FULL_SWEEP_EVERY)
+    shrunk: tuple[int, int] | None = None  # a too-small first page: (count, runs in a row seeing it)
 
     @property
     def known(self) -> bool:
@@ -404,6 +409,7 @@ class Pipeline:
             failures=failures,
             retry_after_until=finished + dt.timedelta(seconds=retry_after) if retry_after else None,
             post_count=run.post_count, feed_url=run.feed_url, full_sweep=run.full and error is None,
+            shrunk=self._shrunk(run, error),
         )
         self.store.apply_run(writes)
         log.info("%s: %s new=%d changed=%d unchanged=%d pages=%d %.2fs%s", src.name, status,
@@ -536,6 +542,16 @@ class Pipeline:
         for (p, identity, url_key, existing), d in zip(todo, decisions):
             run.decisions[p] = (identity, url_key, existing, d)
 
+    @staticmethod
+    def _shrunk(run: _Run, error: MonitorError | None) -> tuple[int, int]:
+        """What to remember of a shrunk first page: this run's sighting, else (after an unrelated
+        error) the streak so far; a run that read its pages normally forgets it."""
+        if run.shrunk is not None:
+            return run.shrunk
+        if error is not None and run.state is not None and run.state.shrunk_count:
+            return run.state.shrunk_count, run.state.shrunk_runs
+        return 0, 0
+
     def _check_post_count(self, run: _Run, page: Page, url: str) -> None:
         n = len(page.posts)
         before = run.state.last_post_count if run.state else None
@@ -548,7 +564,16 @@ class Pipeline:
                 raise NoPostsFound(f"the feed lists no entries; it had {before}", url=url)
             run.warnings.append("the feed lists no entries")
         elif before and before >= 5 and n < before * MIN_POST_SHARE:
-            raise NoPostsFound(f"only {n} posts found on a page that had {before}", url=url)
+            st = run.state
+            seen = (st.shrunk_runs if st is not None and st.shrunk_count == n else 0) + 1
+            if seen < SHRUNK_ACCEPT_RUNS:
+                run.shrunk = (n, seen)
+                raise NoPostsFound(
+                    f"only {n} posts found on a page that had {before} (if the author removed posts, "
+                    f"the new count is accepted after {SHRUNK_ACCEPT_RUNS} runs in a row find it; "
+                    f"{seen} so far)", url=url)
+            run.warnings.append(f"the page lists {n} posts where it had {before}: accepted as its new count, "
+                                f"{seen} runs in a row found it")
 
     def _observe(self, run: _Run, posts: Sequence[PostData], *, dry: bool = False) -> int:
         """Record each post's decision (from :meth:`_decide`); return how many are new or changed.

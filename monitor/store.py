@@ -172,6 +172,13 @@ def _m0003(db: Database) -> None:
     )
 
 
+@migrations(name="0004_shrunk_count")
+def _m0004(db: Database) -> None:
+    # a first page with far fewer posts than before, and how many runs in a row have seen it
+    db.execute("ALTER TABLE sources ADD COLUMN shrunk_count INTEGER")
+    db.execute("ALTER TABLE sources ADD COLUMN shrunk_runs INTEGER NOT NULL DEFAULT 0")
+
+
 def iso(value: dt.datetime | None) -> str | None:
     """A datetime as sortable UTC text (microseconds always present)."""
     if value is None:
@@ -245,6 +252,8 @@ class SourceState:
     last_post_count: int | None
     feed_url: str | None = None
     last_full_at: dt.datetime | None = None  # last run that read every page
+    shrunk_count: int | None = None  # a far smaller post count seen on the first page ...
+    shrunk_runs: int = 0  # ... by this many runs in a row
 
 
 @dataclass
@@ -276,6 +285,7 @@ class RunWrites:
     post_count: int | None = None  # posts on the first page, when read
     feed_url: str | None = None  # discovered author feed, when read
     full_sweep: bool = False  # this run read every page up to max_pages
+    shrunk: tuple[int, int] = (0, 0)  # (shrunk_count, shrunk_runs) to remember; (0, 0) forgets
 
 
 def _source_state(row: dict[str, Any]) -> SourceState:
@@ -287,6 +297,7 @@ def _source_state(row: dict[str, Any]) -> SourceState:
         next_due_at=parse_iso(row["next_due_at"]), failures=row["failures"],
         retry_after_until=parse_iso(row["retry_after_until"]), last_post_count=row["last_post_count"],
         feed_url=row["feed_url"], last_full_at=parse_iso(row["last_full_at"]),
+        shrunk_count=row["shrunk_count"], shrunk_runs=row["shrunk_runs"],
     )
 
 
@@ -552,10 +563,11 @@ class Store:
                 "last_http_status = ?, last_ok_at = CASE WHEN ? THEN ? ELSE last_ok_at END, "
                 "next_due_at = ?, failures = ?, retry_after_until = ?, "
                 "last_post_count = COALESCE(?, last_post_count), feed_url = COALESCE(?, feed_url), "
-                "last_full_at = CASE WHEN ? THEN ? ELSE last_full_at END WHERE name = ?",
+                "last_full_at = CASE WHEN ? THEN ? ELSE last_full_at END, shrunk_count = ?, shrunk_runs = ? "
+                "WHERE name = ?",
                 [now, r.status, r.error, r.error_type, r.http_status, ok, now, iso(w.next_due_at),
                  w.failures, iso(w.retry_after_until), w.post_count, w.feed_url, ok and w.full_sweep, now,
-                 w.source],
+                 w.shrunk[0] or None, w.shrunk[1], w.source],
             )
 
     def _insert_new(self, source: str, new: Sequence[Observation], now: str | None) -> None:

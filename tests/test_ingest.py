@@ -378,3 +378,37 @@ def test_two_sources_with_the_same_url_each_see_new_posts(site, tmp_path):
     assert first["one"].new == 1
     assert second["two"].status == "ok" and second["two"].new == 1, second["two"]
     assert sorted(p.source for p in posts if p.title == "A brand new post") == ["one", "two"]
+
+
+def test_a_real_mass_deletion_is_accepted_after_three_runs(tmp_path):
+    """8 posts, then 2: an error (nothing deleted) twice, accepted with a warning on the third run."""
+    from pytest_httpserver import HTTPServer
+
+    def page(n: int) -> str:
+        posts = "".join(
+            f'<article class="post hentry"><h2 class="entry-title"><a href="/p/{i}/">Post {i}</a></h2>'
+            f'<time class="entry-date published" datetime="2020-10-{i + 10}T10:00:00+00:00">Oct {i + 10}</time>'
+            f'<div class="entry-summary"><p>Text {i}.</p></div></article>' for i in range(1, n + 1))
+        return f"<html><body><main>{posts}</main></body></html>"
+
+    def run_with(server: HTTPServer, n: int, path: Path):
+        server.clear()
+        server.expect_request("/author/a/").respond_with_data(page(n), content_type="text/html")
+        _, results, posts = ingest(path)
+        return results["a"], posts
+
+    with HTTPServer(host="127.0.0.1") as server:
+        path = write_config(tmp_path, [{"name": "a", "type": "html", "url": server.url_for("/author/a/")}])
+        assert run_with(server, 8, path)[0].new == 8
+        first, _ = run_with(server, 2, path)
+        other, _ = run_with(server, 1, path)  # a different count starts the streak again
+        again, _ = run_with(server, 2, path)
+        second, _ = run_with(server, 2, path)
+        third, _ = run_with(server, 2, path)
+        fourth, posts = run_with(server, 2, path)
+    assert first.status == "error" and "only 2 posts found on a page that had 8" in first.error
+    assert "1 so far" in first.error and "1 so far" in other.error and "1 so far" in again.error
+    assert second.status == "error" and "2 so far" in second.error
+    assert third.status == "ok" and any("accepted as its new count" in w for w in third.warnings), third
+    assert fourth.status == "not_modified" and fourth.error is None and fourth.warnings == ()
+    assert len(posts) == 8, "nothing is ever deleted"
