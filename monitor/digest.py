@@ -12,8 +12,8 @@
 Everything a template or a feed shows comes out of :func:`present` already
 cleaned (:func:`clean_text`): control characters and code points that are not
 allowed in XML are gone, so no input can make a page or a feed invalid.
-Escaping is the templates' job (autoescape), sanitizing HTML is
-:mod:`monitor.publish`'s.
+Escaping is :mod:`monitor.publish`'s job (the templates' autoescape, and
+``feed_body`` for the feeds), and so is sanitizing HTML.
 
 House style (``shared/weekly-digest-style.md`` section 2)::
 
@@ -108,8 +108,10 @@ def clean_text(text: str | None) -> str:
     """``text`` without the code points no HTML page or XML feed may carry (NFC-normalized)."""
     if not text:
         return ""
+    if text.isprintable():  # no control, surrogate or noncharacter (no "Other" code point at all): the usual case
+        return text if text.isascii() else unicodedata.normalize("NFC", text)
     if text.isascii():
-        return text if text.isprintable() else _INVALID.sub("", text)
+        return _INVALID.sub("", text)
     text = _INVALID.sub("", text)
     if _ASTRAL.search(text):
         text = _ASTRAL_NONCHARS.sub("", text)
@@ -118,15 +120,20 @@ def clean_text(text: str | None) -> str:
 
 def clean_line(text: str | None) -> str:
     """:func:`clean_text` on one line: whitespace runs (NBSP too) collapsed to one space, ends trimmed."""
+    if text and text.isprintable():  # the usual case: nothing to strip, and the only whitespace is " "
+        if not text.isascii():
+            text = unicodedata.normalize("NFC", text)
+        if "  " not in text and text[0] != " " and text[-1] != " ":
+            return text
     return " ".join(clean_text(text).split())
 
 
 _PCT_BAD = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _URL_OK = re.compile(r"(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*")
 # http(s)://, a host part free of "[" and "]" (urlsplit takes it as the netloc and cannot object to it),
-# nothing to escape: what safe_url returns unchanged without asking urlsplit
-_PLAIN_HTTP_URL = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://(?:[A-Za-z0-9\-._~:@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+"
-                             r"(?:[/?#](?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)?")
+# nothing to escape (if no % is bad): what safe_url returns unchanged without asking urlsplit
+_PLAIN_HTTP_URL = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9\-._~:@!$&'()*+,;=%]+"
+                             r"(?:[/?#][A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*)?")
 
 
 def safe_url(url: str | None) -> str | None:
@@ -136,7 +143,7 @@ def safe_url(url: str | None) -> str | None:
 
 def _safe_url(url: str) -> str | None:
     """:func:`safe_url` of a URL that is already a :func:`clean_line`."""
-    if _PLAIN_HTTP_URL.fullmatch(url):  # the common case
+    if _PLAIN_HTTP_URL.fullmatch(url) and ("%" not in url or not _PCT_BAD.search(url)):  # the common case
         return url
     if not url:
         return None
@@ -339,7 +346,9 @@ def build_digest(
     start, end = week_window(week_ending, week_ends_on, tz)
     last_day = (end - dt.timedelta(days=1)).date()
 
-    in_week = [p for p in posts if p.published is not None and start <= p.published < end]
+    # the same instants in UTC, the store's zone: datetimes with the same tzinfo compare field by field
+    utc_start, utc_end = start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+    in_week = [p for p in posts if p.published is not None and utc_start <= p.published < utc_end]
     # newest first; on the same date, the post first seen later is the newer one (a later run found
     # it above the others), and within one run ids follow page order (newest first on the page)
     in_week.sort(key=attrgetter("id"))
@@ -368,7 +377,7 @@ def build_digest(
     updated: dict[str, tuple[StoredPost, list[FieldChange], dt.datetime]] = {}
     alias: dict[str, str] = {}
     for post, version in sorted(changes, key=lambda pv: (pv[1].seen_at, pv[0].id, pv[1].number)):
-        if version.number <= 1 or not (start <= version.seen_at < end) or post.first_seen >= start:
+        if version.number <= 1 or not (utc_start <= version.seen_at < utc_end) or post.first_seen >= utc_start:
             continue
         keys = _dedupe_keys(post)
         key = next((alias[k] for k in keys if k in alias), keys[0])
@@ -432,7 +441,7 @@ def _excerpt(excerpt: str, title: str) -> str:
         # casefold maps each character on its own to one or more: the end of e.casefold() is the end of
         # its last len(folded) characters' (no need to fold the whole excerpt)
         if e[-len(folded):].casefold().endswith(folded):
-            line = clean_line(e[: -len(t)])
+            line = clean_line(e[: -len(t)].rstrip())
     return _truncate(line)
 
 
@@ -593,7 +602,8 @@ def _group_label(post: StoredPost, group_by: str, tz: dt.tzinfo) -> str:
 
 def present(digest: Digest, *, tz: dt.tzinfo, group_by: str = "none") -> DigestView:
     """Every text of the digest in the house style, cleaned, ready for a template or a feed."""
-    items: list[tuple[str, ItemView]] = []
+    grouped = group_by in ("author", "outlet", "day")
+    items: list[ItemView] = []
     # each value is cleaned once; a week has many posts but few (author, outlet, day) source line heads
     heads: dict[tuple[str, str, dt.date | None], str] = {}
     for it in digest.items:
@@ -603,19 +613,16 @@ def present(digest: Digest, *, tz: dt.tzinfo, group_by: str = "none") -> DigestV
         head = heads.get((p.author, p.outlet, day))
         if head is None:
             head = heads[p.author, p.outlet, day] = _source_head(p.author, p.outlet, day)
-        items.append((
-            _group_label(p, group_by, tz),
-            ItemView(post_id=p.id, title=title or url or "(untitled)", href=_safe_url(url), url_text=url,
-                     line=_item_line(head, _excerpt(p.excerpt, title))),
-        ))
+        items.append(ItemView(post_id=p.id, title=title or url or "(untitled)", href=_safe_url(url), url_text=url,
+                              line=_item_line(head, _excerpt(p.excerpt, title))))
     groups: list[GroupView] = []
-    if group_by in ("author", "outlet", "day"):
+    if grouped:
         order: dict[str, list[ItemView]] = {}
-        for label, view in items:
-            order.setdefault(label, []).append(view)
+        for it, view in zip(digest.items, items):
+            order.setdefault(_group_label(it.post, group_by, tz), []).append(view)
         groups = [GroupView(label, tuple(v)) for label, v in order.items()]
     elif items:
-        groups = [GroupView("", tuple(v for _, v in items))]
+        groups = [GroupView("", tuple(items))]
     updated = tuple(
         UpdatedView(post_id=u.post.id, title=clean_line(u.post.title) or clean_line(u.post.url) or "(untitled)",
                     href=safe_url(u.post.url), what=change_labels(u.changes))

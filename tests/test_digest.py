@@ -331,6 +331,11 @@ def test_repeated_title_at_the_end_of_an_excerpt_is_removed() -> None:
     p = post("MEK cult in Albania poses public health risk",
              excerpt="No Albanian health official has ever entered the camp. MEK cult in Albania poses public health risk ")
     assert dg.post_excerpt(p) == "No Albanian health official has ever entered the camp."
+    p = post("MEK cult in Albania", excerpt="Words before it. mek CULT in albania.")  # in any case
+    assert dg.post_excerpt(p) == "Words before it."
+    words = " ".join(f"w{i}" for i in range(80))
+    p = post("The title", excerpt=f"{words}  \u00a0The Title")  # cut, then at most 55 words
+    assert dg.post_excerpt(p) == " ".join(f"w{i}" for i in range(55)) + " …"
 
 
 def test_render_text_of_a_week() -> None:
@@ -390,6 +395,9 @@ def test_clean_text_strips_what_xml_and_html_forbid() -> None:
     assert dg.clean_text("keep\ttab\nnewline\r😀 “quotes” – …") == "keep\ttab\nnewline\r😀 “quotes” – …"
     assert dg.clean_text("e\u0301") == "\u00e9"  # NFC
     assert dg.clean_line(" a \u00a0 b\n\tc ") == "a b c"
+    assert dg.clean_line("e\u0301  “x” ") == "\u00e9 “x”"  # printable, not ASCII: still normalized and collapsed
+    assert dg.clean_line("e\u0301 “x”") == "\u00e9 “x”"
+    assert dg.clean_line("a\x1fb  c") == "ab c"  # \x1f is whitespace to str.split, and stripped first
     assert dg.clean_text(None) == ""
 
 
@@ -419,6 +427,11 @@ def test_hostile_posts_come_out_as_clean_text() -> None:
     ("/relative", None),
     ("", None),
     ("http://[::1", None),
+    ("http://[::1]/x", "http://[::1]/x"),
+    ("HTTPS://X.ORG/A?b=1", "HTTPS://X.ORG/A?b=1"),
+    ("http://x.org/a%zz", "http://x.org/a%25zz"),
+    ("http:///x", None),
+    ("http://@/", "http://@/"),  # what urlsplit calls a netloc, it is one
 ])
 def test_safe_url(url: str, expected: str | None) -> None:
     assert dg.safe_url(url) == expected

@@ -43,7 +43,7 @@ from monitor import publish
 from monitor.config import Config, parse_config
 from monitor.detect import decide, post_hash
 from monitor.errors import PublishError
-from monitor.models import PostData, SourceResult, StoredPost
+from monitor.models import FieldChange, PostData, SourceResult, StoredPost, Version
 from monitor.publish import BuildReport, publish_digests
 from monitor.store import Observation, RunWrites, Store
 
@@ -676,6 +676,84 @@ def test_atomic_write_only_when_bytes_differ(tmp_path: Path) -> None:
     assert publish.atomic_write(f, b"two") is True and f.read_bytes() == b"two"
     assert oct(f.stat().st_mode & 0o777) == oct(0o644)
     assert [p.name for p in f.parent.iterdir()] == ["x.html"]
+
+
+def test_a_temp_file_that_cannot_be_written_leaves_nothing_behind(tmp_path: Path, monkeypatch) -> None:
+    out = tmp_path / "site"
+    publish.atomic_write(out / "index.html", b"old")
+    real_write_temp = publish._write_temp
+
+    def write_temp(path: Path, data: bytes, mode: int) -> Path:
+        if path.name == "5.html":
+            raise OSError(28, "No space left on device", str(path))
+        return real_write_temp(path, data, mode)
+
+    monkeypatch.setattr(publish, "_write_temp", write_temp)
+    files = {"index.html": b"new", **{f"posts/{i}.html": b"page" for i in range(12)}}
+    with pytest.raises(PublishError, match="No space left"):
+        publish._commit(out, files)
+    # the temp files the other writers had finished are gone too, and nothing was replaced
+    assert [p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()] == ["index.html"]
+    assert (out / "index.html").read_bytes() == b"old"
+
+
+# -- the feeds' copy of a digest body -------------------------------------------------------------------
+
+# nh3 drops the href of a URL its parser refuses (a bad port, a bad IDNA label, a bad IPv4 or IPv6 host)
+# though safe_url lets it through; relative links and non-http(s) ones never become hrefs at all
+ODD_URLS = ("https://x.org/a?b=1&c='2'", "http://a:b:c/", "https://ex.com:99999/p", "http://xn--a.com/",
+            "http://1.2.3.4.5/", "http://[::1]/x", "https://x.org/a b/é<>", "HTTPS://Example.COM/A",
+            "javascript:alert(1)", "/relative", "")
+ODD_TEXTS = ('<script>alert("x")</script> & \'q\'', "Tom & Jerry’s “quotes” \"too\"", "a\u00a0b > c < d",
+             "]]> ©\x00\ufffe", "e\u0301 ok", "")
+
+
+def _odd_week() -> tuple[list[StoredPost], list[tuple[StoredPost, Version]]]:
+    """A week of posts whose every text and URL is odd, and some older posts updated in it."""
+    posts = [
+        dataclasses.replace(p, title=ODD_TEXTS[i % 6] + f" {i}" * (i % 2), url=ODD_URLS[i % 11] + f"{i}" * (i % 3 > 0),
+                            identity=f"id:{i}", author=ODD_TEXTS[i % 4], outlet=ODD_TEXTS[(i + 1) % 6],
+                            excerpt=" ".join(ODD_TEXTS) * (i % 3))
+        for i, p in enumerate(_bulk_posts(40))
+    ]
+    week_start = dt.datetime(2020, 10, 24, tzinfo=LONDON).astimezone(UTC)
+    changes = []
+    for i, p in enumerate(posts[:12]):
+        old = dataclasses.replace(p, id=1000 + i, identity=f"id:old{i}", published=week_start - dt.timedelta(days=3),
+                                  first_seen=week_start - dt.timedelta(days=3))
+        label = ODD_TEXTS[i % 6] or "title edited"
+        changes.append((old, Version(post_id=old.id, number=2, seen_at=week_start + dt.timedelta(hours=i),
+                                     title=old.title, excerpt=old.excerpt, content="", published=old.published,
+                                     changes=(FieldChange("title", "a", "b", "[-a-] {+b+}", label),))))
+    return posts, changes
+
+
+@pytest.mark.parametrize("group_by", ["none", "author", "day"])
+def test_feed_body_is_what_sanitize_makes_of_the_page_body(group_by: str) -> None:
+    posts, changes = _odd_week()
+    d = dg.build_digest(dt.date(2020, 10, 30), posts, changes, site_title="Site & <b>x</b>", tz=LONDON)
+    view = dg.present(d, tz=LONDON, group_by=group_by)
+    page_url = "https://Example.org/a%20site/digests/2020-10-30.html"
+    body = publish.feed_body(view, page_url)
+    assert body == publish.sanitize(publish.render_body(view), page_url)
+    # the odd cases are all there: links nh3 dropped, escaped text, absolute history links
+    assert '<a rel="nofollow noopener">' in body and "&amp;" in body and "&lt;script&gt;" in body
+    assert 'href="https://example.org/a%20site/posts/1000.html"' in body
+    assert len(view.updated) == 12
+
+
+def test_a_text_starting_with_a_combining_mark_keeps_the_markup_around_it() -> None:
+    # NFC composes ">" and U+0338 into "≯": normalizing the whole body, rather than each text in it,
+    # once turned the tag before such a title into a broken one
+    p = dataclasses.replace(_bulk_posts(1)[0], title="\u0338 slashed", excerpt="\u0338 text")
+    d = dg.build_digest(dt.date(2020, 10, 30), [p], [], site_title="Bench", tz=LONDON)
+    r = publish.render_digest(dg.present(d, tz=LONDON), site_title="Bench", site_url="http://127.0.0.1:8000/")
+    doc = HTMLParser(r.page.decode("utf-8"))
+    assert [n.text() for n in doc.css(".item-title a")] == ["\u0338 slashed"]
+    assert doc.css_first(".item-more a").text() == "https://example.org/p/1"
+    rss, _atom = publish.render_feeds([r], site_title="Bench", site_url="http://127.0.0.1:8000/", tz=LONDON)
+    content = HTMLParser(feedparser.parse(rss).entries[0].content[0].value)
+    assert [n.text() for n in content.css("h2 a")] == ["\u0338 slashed"]
 
 
 # -- performance ------------------------------------------------------------------------------------------
