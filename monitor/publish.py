@@ -3,7 +3,8 @@
 ::
 
     publish_digests(config, store, now=...)          called by the CLI and the scheduler
-      store.posts_published_between / changes_between    one query each per week (or one for --all)
+      store.posts_published_between / changes_between    one query each per week (or one for --all),
+                                                          without post content (a digest never shows it)
       digest.build_digest -> digest.present              pure: what the digest says
       render (jinja2, autoescape, StrictUndefined)        each page rendered once, in memory
       feeds (feedgen; each body by feed_body)             from ALL recorded digests + this build
@@ -553,6 +554,13 @@ def _bucket(week_ends_on: str, tz: dt.tzinfo, posts: Iterable[StoredPost],
     return by_week, ch_week
 
 
+def _published_and_changed(store: Store, start: dt.datetime, end: dt.datetime
+                           ) -> tuple[list[StoredPost], list[tuple[StoredPost, Version]]]:
+    """What a digest of [start, end) is made of, without post content (a digest never shows it)."""
+    return (store.posts_published_between(start, end, content=False),
+            store.changes_between(start, end, content=False))
+
+
 def publish_digests(config: Config, store: Store, *, week_ending: dt.date | None = None, all_weeks: bool = False,
                     lead_url: str | None = None, now: dt.datetime) -> BuildReport:
     """Build the digest of one week (default: the last complete week before ``now``) or of all weeks.
@@ -586,8 +594,7 @@ def publish_digests(config: Config, store: Store, *, week_ending: dt.date | None
             first_week = dg.week_ending_for(first, wk, tz)
             start, _ = dg.week_window(first_week, wk, tz)
             _, end = dg.week_window(last_complete, wk, tz)
-            posts_by_week, changes_by_week = _bucket(
-                wk, tz, store.posts_published_between(start, end), store.changes_between(start, end))
+            posts_by_week, changes_by_week = _bucket(wk, tz, *_published_and_changed(store, start, end))
             candidates = sorted(set(posts_by_week) | set(changes_by_week))
             if config.digest.empty_weeks:
                 candidates = dg.weeks_between(first_week, last_complete, wk)
@@ -600,8 +607,7 @@ def publish_digests(config: Config, store: Store, *, week_ending: dt.date | None
         else:
             weeks = [week]
             start, end = dg.week_window(week, wk, tz)
-            posts_by_week[week] = store.posts_published_between(start, end)
-            changes_by_week[week] = store.changes_between(start, end)
+            posts_by_week[week], changes_by_week[week] = _published_and_changed(store, start, end)
 
     # -- build and render each week (in memory)
     built: dict[dt.date, Rendered] = {}
@@ -638,16 +644,11 @@ def publish_digests(config: Config, store: Store, *, week_ending: dt.date | None
         built[w] = r
         files[digest_page_path(w)] = r.page
 
-    # -- history pages of the updated posts (one versions query per updated post)
-    history_done: set[int] = set()
-    for w in sorted(digests):
-        for item in digests[w].updated:
-            pid = item.post.id
-            if pid in history_done:
-                continue
-            history_done.add(pid)
-            files[f"posts/{pid}.html"] = render_history(item.post, store.versions(pid), site_title=site,
-                                                        site_url=site_url, tz=tz, env=env)
+    # -- history pages of the updated posts (their versions in one query per 500 posts)
+    updated = {item.post.id: item.post for w in sorted(digests) for item in digests[w].updated}
+    for pid, versions in store.versions_of(updated).items():
+        files[f"posts/{pid}.html"] = render_history(updated[pid], versions, site_title=site,
+                                                    site_url=site_url, tz=tz, env=env)
 
     # -- index and feeds from every recorded digest plus this build
     files["index.html"] = render_index(list(entries.values()), site_title=site, site_url=site_url, env=env)
@@ -658,7 +659,7 @@ def publish_digests(config: Config, store: Store, *, week_ending: dt.date | None
             in_feed.append(built[w])
             continue
         start, end = dg.week_window(w, wk, tz)
-        d = dg.build_digest(w, store.posts_published_between(start, end), store.changes_between(start, end),
+        d = dg.build_digest(w, *_published_and_changed(store, start, end),
                             site_title=site, tz=tz, week_ends_on=wk, lead_url=entries[w].get("lead_url"),
                             empty_weeks=True)
         assert d is not None

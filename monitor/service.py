@@ -393,7 +393,8 @@ class Service:
 
     def _has_content(self, store: Store, week: dt.date) -> bool:
         start, end = dg.week_window(week, self.config.digest.week_ends_on, self.config.timezone)
-        return bool(store.posts_published_between(start, end)) or bool(store.changes_between(start, end))
+        return (bool(store.posts_published_between(start, end, content=False))
+                or bool(store.changes_between(start, end, content=False)))
 
     def request_publish(self) -> asyncio.Task[bool] | None:
         """Start a publish (final fetch + catch-up) unless one runs; then it runs once more after."""

@@ -209,6 +209,7 @@ _POST_COLUMNS = ("id", "source", "identity", "url", "title", "published", "date_
                  "author", "outlet", "original_date", "guid", "wp_id", "origin", "hash", "first_seen",
                  "last_seen", "last_changed", "versions")
 _POST_SELECT = ", ".join(_POST_COLUMNS)
+_POST_SELECT_NO_CONTENT = ", ".join("'' AS content" if c == "content" else c for c in _POST_COLUMNS)
 _N_POST = len(_POST_COLUMNS)
 _VERSION_COLUMNS = ("post_id", "number", "seen_at", "title", "excerpt", "content", "published", "changes")
 _VERSION_SELECT = ", ".join(_VERSION_COLUMNS)
@@ -476,21 +477,29 @@ class Store:
             row = self.db.conn.execute(f"SELECT {_POST_SELECT} FROM posts WHERE id = ?", [post_id]).fetchone()
         return _post_row(row) if row else None
 
-    def posts_published_between(self, start: dt.datetime, end: dt.datetime) -> list[StoredPost]:
-        """Posts whose published instant is in [start, end)."""
+    def posts_published_between(self, start: dt.datetime, end: dt.datetime, *,
+                                content: bool = True) -> list[StoredPost]:
+        """Posts whose published instant is in [start, end). ``content=False``: without their
+        content (``""``), which a digest never shows and which is most of a post's bytes."""
         with self._errors("reading posts"):
             rows = self.db.conn.execute(
-                f"SELECT {_POST_SELECT} FROM posts WHERE published >= ? AND published < ? "
+                f"SELECT {_POST_SELECT if content else _POST_SELECT_NO_CONTENT} FROM posts "
+                "WHERE published >= ? AND published < ? "
                 "ORDER BY published DESC, id ASC",
                 [iso(start), iso(end)],
             )
             return [_post_row(r) for r in rows]
 
-    def changes_between(self, start: dt.datetime, end: dt.datetime) -> list[tuple[StoredPost, Version]]:
-        """Versions > 1 seen in [start, end), with their post, oldest first."""
+    def changes_between(self, start: dt.datetime, end: dt.datetime, *,
+                        content: bool = True) -> list[tuple[StoredPost, Version]]:
+        """Versions > 1 seen in [start, end), with their post, oldest first (``content=False``:
+        post and version without their content, as in :meth:`posts_published_between`)."""
         # one query (the post joined in), not one more per changed post
-        version_cols = ", ".join(f"v.{c}" for c in _VERSION_COLUMNS)
-        post_cols = ", ".join(f"p.{c}" for c in _POST_COLUMNS)
+        def col(table: str, c: str) -> str:
+            return f"{table}.{c}" if content or c != "content" else "'' AS content"
+
+        version_cols = ", ".join(col("v", c) for c in _VERSION_COLUMNS)
+        post_cols = ", ".join(col("p", c) for c in _POST_COLUMNS)
         with self._errors("reading versions"):
             rows = self.db.conn.execute(
                 f"SELECT {version_cols}, {post_cols} FROM versions v JOIN posts p ON p.id = v.post_id "
@@ -507,6 +516,19 @@ class Store:
                     post = cache[pid] = _post_row(r[n:])
                 out.append((post, _version_row(r[:n])))
             return out
+
+    def versions_of(self, post_ids: Iterable[int]) -> dict[int, list[Version]]:
+        """:meth:`versions` of many posts in a few queries (every id is a key)."""
+        ids = list(dict.fromkeys(post_ids))
+        out: dict[int, list[Version]] = {i: [] for i in ids}
+        with self._errors("reading versions"):
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                for r in self.db.conn.execute(
+                        f"SELECT {_VERSION_SELECT} FROM versions WHERE post_id IN ({', '.join(['?'] * len(chunk))}) "
+                        "ORDER BY post_id, number", chunk):
+                    out[r[0]].append(_version_row(r))
+        return out
 
     def versions(self, post_id: int) -> list[Version]:
         with self._errors("reading versions"):
