@@ -43,9 +43,9 @@ __all__ = ["HASH_VERSION", "decide", "excerpt_source", "normalize_text", "conten
 
 HASH_VERSION = 1
 
-# Page noise: (a word each pattern needs, the pattern), matched case-insensitively. The word lets
-# normalize_text skip a pattern in one substring test (see _noise_re) instead of trying it at every
-# position of a long text; the patterns themselves, and what they remove, are the hash's.
+# Page noise: (a word the pattern cannot match without, the pattern), matched case-insensitively.
+# The word lets normalize_text skip a pattern after one substring test (see _strip_noise) instead of
+# trying it at every position of a long text. What the patterns remove is part of the hash.
 _NOISE: tuple[tuple[str, str], ...] = (
     # relative times: "3 days ago", "an hour ago", "just now"
     ("ago", r"\b(?:\d+|an?|one)\s+(?:second|minute|hour|day|week|month|year)s?\s+ago\b"),
@@ -60,8 +60,7 @@ _NOISE: tuple[tuple[str, str], ...] = (
     ("(more…)", r"\(more…\)"),
 )
 _NOISE_WORDS = tuple(dict.fromkeys(word.encode("utf-8") for word, _ in _NOISE))
-# re.IGNORECASE matches these to an ASCII letter (İ and ı to i, ſ to s, the Kelvin sign K to k)
-_FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")
+# The only non-ASCII letters re.IGNORECASE matches to ASCII ones: İ and ı to i, ſ to s, K (Kelvin) to k
 _TO_ASCII = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
 _TAG = re.compile(r"<[^>]*>")
 _SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
@@ -75,10 +74,10 @@ _LABELS = {
 
 
 @functools.cache
-def _noise_re(words: frozenset[bytes]) -> re.Pattern[str] | None:
-    """One pattern for the noise patterns whose word is in ``words`` (in their order), or None."""
+def _noise_re(words: tuple[bytes, ...]) -> re.Pattern[str]:
+    """One pattern of the noise patterns whose word is in ``words``, in their order."""
     patterns = [pattern for word, pattern in _NOISE if word.encode("utf-8") in words]
-    return re.compile("|".join(patterns), re.IGNORECASE) if patterns else None
+    return re.compile("|".join(patterns), re.IGNORECASE)
 
 
 def _strip_noise(text: str) -> str:
@@ -90,12 +89,12 @@ def _strip_noise(text: str) -> str:
     the UTF-8 bytes lower-cased (ASCII letters only, so every other character keeps its bytes),
     after mapping the four non-ASCII letters re.IGNORECASE equates with ASCII ones.
     """
-    if not text.isascii() and _FOLDS_TO_ASCII.search(text):
+    if not text.isascii() and any(chr(c) in text for c in _TO_ASCII):
         folded = text.translate(_TO_ASCII).encode("utf-8", "surrogatepass").lower()
     else:
         folded = text.encode("utf-8", "surrogatepass").lower()
-    pattern = _noise_re(frozenset(word for word in _NOISE_WORDS if word in folded))
-    return pattern.sub(" ", text) if pattern is not None else text
+    words = tuple([word for word in _NOISE_WORDS if word in folded])
+    return _noise_re(words).sub(" ", text) if words else text
 
 
 def normalize_text(text: str) -> str:

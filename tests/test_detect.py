@@ -1,13 +1,16 @@
 """The pure decider: real edits are changes; page noise never is."""
 
 import datetime as dt
+import html
+import re
+import unicodedata
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.detect import content_text, decide, normalize_text, word_diff
+from monitor.detect import _TO_ASCII, content_text, decide, normalize_text, post_hash, word_diff
 from monitor.models import PostData, StoredPost
 
 TZ = ZoneInfo("Europe/London")
@@ -175,3 +178,110 @@ def test_excerpts_from_the_same_surface_are_compared(origin):
     old = stored(origin=origin)
     d = decide(old, seen(old, origin="both" if origin == "page" else origin, excerpt="Rewritten."), tz=TZ)
     assert [c.field for c in d.changes] == ["excerpt"]
+
+
+def test_hashes_of_stored_posts_do_not_change():
+    # HASH_VERSION 1 as stored: a change here re-reports every stored post as edited
+    noisy = post_hash("MEK cult in Albania poses public health risk – 3 days ago",
+                      "The Albanian authorities… 12 Comments Continue reading →",
+                      "<p>Hello <b>world</b></p><script>x</script> Read more… (more…) just now",
+                      day(2020, 4, 25), True, TZ)
+    assert noisy == "v1:81b5674d6f691ac4cc462d32af4bdc48"
+    assert post_hash("", "", "", None, False, TZ) == "v1:c60b1f6ce4ac96cdb68fdab9e25e13fc"
+
+
+# --- normalize_text / content_text against the original implementation ----------------------
+# One IGNORECASE alternation tried at every position: what the hashes of stored posts were made
+# with. The fast normalize_text must give exactly the same text for every input.
+
+_ORACLE_PATTERNS = [
+    r"\b(?:\d+|an?|one)\s+(?:second|minute|hour|day|week|month|year)s?\s+ago\b",
+    r"\bjust now\b",
+    r"\b(?:\d+|no|one)\s+comments?\b",
+    r"\bleave an? (?:comment|reply)\b",
+    r"\bcomments? (?:are )?(?:off|closed)\b",
+    r"\bcontinue reading\b(?:\s*(?:→|»|…|\.\.\.))?",
+    r"\bread more\b(?:\s*(?:→|»|…|\.\.\.))?",
+    r"\(more…\)",
+]
+_ORACLE_NOISE = re.compile("|".join(_ORACLE_PATTERNS), re.IGNORECASE)
+_ORACLE_WS = re.compile(r"\s+")
+_ORACLE_TAG = re.compile(r"<[^>]*>")
+_ORACLE_SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def oracle_normalize_text(text: str) -> str:
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFC", text).replace("\u00a0", " ").replace("\u200b", "")
+    text = _ORACLE_NOISE.sub(" ", text)
+    return _ORACLE_WS.sub(" ", text).strip()
+
+
+def oracle_content_text(content_html: str) -> str:
+    if not content_html:
+        return ""
+    text = _ORACLE_SCRIPT.sub(" ", content_html)
+    text = _ORACLE_TAG.sub(" ", text)
+    return oracle_normalize_text(html.unescape(text))
+
+
+_NOISE_PHRASES = [
+    "3 days ago", "an hour ago", "a minute ago", "one year ago", "12  weeks\nago", "5 Comments", "1 comment",
+    "No Comments", "one comment", "Leave a reply", "Leave an comment", "leave a Comment", "comments are closed",
+    "Comment off", "Comments are off", "Read more »", "READ MORE...", "read more…", "Continue reading →",
+    "continue reading ...", "(more…)", "(MORE…)", "just now", "JUST NOW", "ago", "comments", "readmore",
+    "just  now", "days ago", "3days ago", "x3 days ago", "3 days agox", "Read moreover",
+]
+# what re.IGNORECASE equates with ASCII letters, and other characters that trip up naive folding
+_TRICKY = ["İ", "ı", "ſ", "\u212a", "ß", "ﬁ", "Ǆ", "Σ", "e\u0301", "\u0301", "\u00a0", "\u200b", "\u2009", "\u3000",
+           "\x1c", "\x85", "…", "→", "»", "٣", "\ud800", "<", ">", "&amp;", "&nbsp;", "&#8230;", "<p>", "</p>",
+           "<script>x</script>", "<STYLE a>y</style >", "<b", "_"]
+
+
+def _mixed_case(phrase: str) -> st.SearchStrategy[str]:
+    flips = st.lists(st.booleans(), min_size=len(phrase), max_size=len(phrase))
+    return flips.map(lambda up: "".join(c.upper() if u else c for c, u in zip(phrase, up)))
+
+
+@st.composite
+def noisy_text(draw) -> str:
+    parts = draw(st.lists(st.one_of(
+        st.sampled_from(_NOISE_PHRASES).flatmap(_mixed_case),
+        st.sampled_from(_NOISE_PHRASES).map(lambda p: p.replace("i", "İ").replace("s", "ſ")),
+        st.sampled_from(_TRICKY),
+        st.text(max_size=8),
+        st.text(alphabet="0123456789 aeionstrcmdgy.,(", max_size=10),
+    ), max_size=12))
+    glue = draw(st.sampled_from(["", " ", "\u00a0", "\u200b", "\n", ", "]))
+    return glue.join(parts)
+
+
+@settings(max_examples=500, deadline=None)
+@given(noisy_text())
+def test_property_normalize_text_is_the_original(text):
+    assert normalize_text(text) == oracle_normalize_text(text)
+    assert content_text(text) == oracle_content_text(text)
+
+
+@pytest.mark.parametrize("text", [
+    "5 Comments", "Comments are closed", "It happened 3 days ago.", "Posted just now", "Leave a reply",
+    "Read more »", "Continue reading →", "(more…)", "3 dayſ ago", "juſt now", "contİnue reading", "contınue reading",
+    "3 wee\u212a ago", "5 comments are closed", "3 just now days ago", "leave a(more…)comment",
+])
+def test_noise_is_removed_as_it_always_was(text):
+    assert normalize_text(text) == oracle_normalize_text(text)
+    assert normalize_text("Hello " + text + " world") == oracle_normalize_text("Hello " + text + " world")
+
+
+def test_the_only_non_ascii_letters_ignorecase_equates_with_ascii_ones_are_folded():
+    # normalize_text looks for each noise pattern's word after mapping these to ASCII: a new
+    # Python whose re.IGNORECASE knew another such letter would make it miss noise.
+    non_ascii = "".join(map(chr, range(0x80, 0x110000)))
+    found = {c for letter in "abcdefghijklmnopqrstuvwxyz" for c in re.findall(letter, non_ascii, re.IGNORECASE)}
+    assert found == {chr(c) for c in _TO_ASCII}
+
+
+def test_str_split_and_regex_whitespace_agree():
+    everything = "".join(map(chr, range(0x110000)))
+    assert set(re.findall(r"\s", everything)) == {c for c in everything if c.isspace()}
