@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import time
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.errors import ExtractError, FeedError
 from monitor.extract import extract
+from monitor.extract import feed as feed_module
 from monitor.extract.feed import extract_feed
 
 TZ = ZoneInfo("Europe/London")
@@ -229,3 +234,125 @@ def test_next_page_link():
     body = b"""<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>T</title>
     <link rel="next" href="?paged=2"/></feed>"""
     assert extract(body, url=URL, tz=TZ).next_url == URL + "?paged=2"
+
+
+# --- relative links, xml:base, and reading without a base ----------------------------------------
+
+def test_xml_base_and_relative_links_resolve_against_the_feed():
+    atom = b"""<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" xml:base="/blog/">
+    <title>T</title><link rel="next" href="?paged=2"/>
+    <entry><title>One</title><id>posts/1</id><link href="posts/1"/><updated>2020-10-28T10:00:00Z</updated></entry>
+    <entry xml:base="https://other.org/x/y/"><title>Two</title><id>tag:e.com,2020:2</id><link href="../two"/>
+    <updated>2020-10-28T10:00:00Z</updated></entry>
+    <entry><title>Three</title><id>three</id><updated>2020-10-28T10:00:00Z</updated></entry></feed>"""
+    page = extract(atom, url=URL, tz=TZ)
+    assert page.next_url == "https://e.com/blog/?paged=2"
+    assert [(p.url, p.guid) for p in page.posts] == [
+        ("https://e.com/blog/posts/1", "https://e.com/blog/posts/1"),
+        ("https://other.org/x/two", "tag:e.com,2020:2"),
+        ("https://e.com/blog/three", "https://e.com/blog/three"),  # an id is a permalink
+    ]
+    channel_base = rss('<item><title>A</title><link>a/</link><guid>a/</guid></item>'
+                       '<item><title>B</title><guid>b-guid</guid></item>', channel="<title>T</title>")
+    channel_base = channel_base.replace(b"<channel>", b'<channel xml:base="https://e.com/news/">')
+    assert [(p.url, p.guid) for p in extract(channel_base, url=URL, tz=TZ).posts] == [
+        ("https://e.com/news/a/", "https://e.com/news/a/"), ("https://e.com/news/b-guid", "https://e.com/news/b-guid")]
+    relative = rss('<item><title>B</title><guid>b-guid</guid></item>'
+                   '<item><title>C</title><guid isPermaLink="false">c-guid</guid><link>/c/?x=1&amp;amp;y=2</link></item>'
+                   '<item><title>D</title><link>https://e.com/d;</link></item>')
+    assert [(p.url, p.guid) for p in extract(relative, url=URL, tz=TZ).posts] == [
+        ("https://e.com/author/x/feed/b-guid", "https://e.com/author/x/feed/b-guid"),
+        ("https://e.com/c/?x=1&y=2", "c-guid"),
+        ("https://e.com/d", None),
+    ]
+
+
+def _parses(monkeypatch) -> list[bool]:
+    """Whether each feedparser.parse call of extract_feed was given a base (a Content-Location)."""
+    calls = []
+    real = feed_module._feedparser
+
+    def spy(body, response_headers, url):
+        calls.append("content-location" in response_headers)
+        return real(body, response_headers, url)
+
+    monkeypatch.setattr(feed_module, "_feedparser", spy)
+    return calls
+
+
+def test_an_ordinary_feed_is_read_once_without_a_base(monkeypatch):
+    calls = _parses(monkeypatch)
+    extract(rss(item("One", "https://e.com/1/", extra="<guid>https://e.com/?p=1</guid>")), url=URL, tz=TZ)
+    assert calls == [False]
+
+
+@pytest.mark.parametrize("body", [
+    rss(item("One", "/1/")),  # a relative link: read again with the base
+    rss(item("One", "https://e.com/1/").replace("<item>", '<item xml:base="/x/">')),  # an xml:base: with it at once
+    rss(item("One", "https://e.com/1/", extra="<guid>one</guid>")),  # a relative permalink guid
+])
+def test_a_feed_whose_links_depend_on_the_base_is_read_with_it(monkeypatch, body):
+    calls = _parses(monkeypatch)
+    extract(body, url=URL, tz=TZ)
+    assert calls[-1] is True and calls.count(False) <= 1
+
+
+_LINKS = ["https://e.com/p/1/", "/p/2/", "p/3", "?p=4", "#five", "//other.org/6", "HTTPS://E.com/7", "https:///e.com/8",
+          "https://e.com/9?", "https://e.com/10#", "https://e.com/11;", "https://e.com/a&amp;", "https://e.com/b;x&amp;c",
+          "https://e.com/?p=12&amp;x=1", "https://e.com/?p=13&x=1", "https://e.com/x&y/14", "../15", " https://e.com/16 ",
+          "tag:e.com,2020:17", "urn:uuid:18", "javascript:alert(19)", "mailto:a@e.com", "https://[::1/20", "", "based"]
+_BASES = [' xml:base="/blog/"', ' xml:base="https://other.org/x/"', ' xml:base=""', ' class="database"',
+          ' title="a &gt; base"', " data-x='based'", ' a=x"y xml:base="/z/"']
+_URLS = [URL, "https://e.com/feed/?", "HTTPS://E.com/a/../feed/", "https://e.com/feed/#top", "http://[::1]:8000/feed/"]
+
+
+@st.composite
+def feeds(draw) -> tuple[bytes, str]:
+    atom = draw(st.booleans())
+    link, guid = draw(st.sampled_from(_LINKS)), draw(st.sampled_from(_LINKS))
+    permalink = draw(st.sampled_from(["", ' isPermaLink="false"', ' isPermaLink="true"']))
+    base_at = ["", "", ""]  # on the channel / feed, the item / entry, the link
+    if (where := draw(st.sampled_from([None, 0, 1, 2]))) is not None:
+        base_at[where] = draw(st.sampled_from(_BASES))
+    esc = html.escape
+    text = draw(st.sampled_from(["Plain text.", "<![CDATA[The MEK is now based in <b class='base'>Albania</b>]]>",
+                                 "A &amp; B"]))
+    if atom:
+        entry = (f'<entry{base_at[1]}><title>T</title><id>{esc(guid)}</id><link{base_at[2]} href="{esc(link)}"/>'
+                 f"<updated>2020-10-28T10:00:00Z</updated><summary>{text}</summary></entry>")
+        body = (f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"{base_at[0]}>'
+                f'<title>F</title><link rel="next" href="{esc(link)}"/>{entry}{entry}</feed>')
+    else:
+        entry = (f"<item{base_at[1]}><title>T</title><link{base_at[2]}>{esc(link)}</link>"
+                 f"<guid{permalink}>{esc(guid)}</guid><description>{text}</description></item>")
+        body = (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel{base_at[0]}><title>F</title>'
+                f'<atom:link xmlns:atom="http://www.w3.org/2005/Atom" rel="next" href="{esc(link)}"/>'
+                f"{entry}{entry}</channel></rss>")
+    if draw(st.booleans()):  # malformed: read by feedparser's lenient parser
+        body = body.replace("<title>T</title>", "<title>T & more <br></title>", 1)
+    return body.encode(draw(st.sampled_from(["utf-8", "utf-16"]))), draw(st.sampled_from(_URLS))
+
+
+def _outcome(body: bytes, url: str):
+    try:
+        return extract_feed(body, url=url, tz=TZ, now=dt.datetime(2024, 1, 1, tzinfo=UTC))
+    except (ExtractError, ValueError) as e:  # the same error either way
+        return f"{type(e).__name__}: {e}"
+
+
+@settings(max_examples=500, deadline=None)
+@given(feeds())
+def test_property_reading_without_the_base_changes_nothing(case):
+    body, url = case
+    fast = _outcome(body, url)
+    with mock.patch.object(feed_module, "_read", lambda b, h, u: feed_module._feedparser(b, h, u)):
+        assert fast == _outcome(body, url)  # what feedparser gives when always given the base
+
+
+def test_a_link_that_is_not_a_url_is_dropped_not_fatal():
+    # urljoin raises ValueError for "https://[::1/": the whole feed used to fail with it
+    body = rss('<item><title>A</title><guid isPermaLink="false">https://[::1/a</guid></item>'
+               + item("B", "https://e.com/b/"))
+    page = extract(body, url=URL, tz=TZ)
+    assert [(p.title, p.url, p.guid) for p in page.posts] == [
+        ("A", "", "https://[::1/a"), ("B", "https://e.com/b/", None)]
