@@ -7,11 +7,17 @@ import time
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from selectolax.lexbor import LexborHTMLParser
 
 from monitor.config import Selectors
 from monitor.errors import ExtractError, FeedError
 from monitor.extract import extract, sniff_kind
+from monitor.extract import html as H
 from monitor.extract.html import parse_date_text
+from monitor.extract.sourceline import collapse
+from monitor.sample.site import SampleSite
 
 TZ = ZoneInfo("Europe/London")
 URL = "https://e.com/author/anne/"
@@ -397,3 +403,79 @@ def test_empty_or_binary_bodies_are_extract_errors(body, headers):
     with pytest.raises(ExtractError) as info:
         extract(body, url=URL, tz=TZ, headers=headers)
     assert info.value.url == URL and not isinstance(info.value, FeedError)
+
+
+# --- a title that reads like a byline -------------------------------------------------------
+# Iran Interlink ran "By Ahmad Jafar Alsaedi – Translated by Habilian" as a post title. A byline is
+# "By <a>Jane Doe</a>": its "By" is never part of a link, so a linked "By …" is a title.
+
+BY_TITLE = "By Ahmad Jafar Alsaedi – Translated by Habilian"
+BODY = "The MEK recruits its new members in Albania through front companies and paid agents."
+
+
+@pytest.mark.parametrize("theme", ["classic", "block", "text", "wordpress"])
+def test_a_title_starting_with_by_is_a_post_on_every_sample_theme(theme):
+    site = SampleSite.from_seeds(per_page=10)
+    slug = "massoud-khodabandeh"
+    site.set_source(slug, theme=theme)
+    base = "https://www.iran-interlink.org"
+    before = len(site.posts(slug))
+    site.add_post(slug, BY_TITLE, "2021-11-02", f"Habilian, November 02 2021:… {BODY} {BY_TITLE}")
+    url = site.author_url(slug, base_url=base)
+    r = site.render(url[len(base):], base)
+    page = extract(r.body, url=url, tz=TZ, headers={"content-type": r.content_type})
+    titles = [p.title for p in page.posts]
+    assert titles[0] == BY_TITLE, titles
+    assert len(titles) == min(10, before + 1)
+    assert page.posts[0].published.date() == dt.date(2021, 11, 2)
+    assert page.posts[0].excerpt == BODY  # the title repeated at its end removed
+    assert page.posts[0].author == "Habilian"
+
+
+def test_a_linked_by_title_on_a_markup_free_page():
+    html = f"""<html><body><div id="content">
+    <a href="/by-ahmad/">{BY_TITLE}</a><br>Posted on: 2021/11/02<br>Habilian, November 02 2021:… First body.<br>
+    <a href="/second/">A second post of the same day</a><br>Posted on:<br>Second body.
+    </div></body></html>"""
+    page = run(html)
+    assert page.rule == "text"
+    assert [(p.title, p.url) for p in page.posts] == [
+        (BY_TITLE, "https://e.com/by-ahmad/"), ("A second post of the same day", "https://e.com/second/")]
+    assert page.posts[0].excerpt == "First body." and page.posts[0].author == "Habilian"
+
+
+def test_a_linked_name_after_by_is_still_a_byline_not_a_title():
+    html = """<html><body><div id="content">
+    <p><a href="/a/">The post title</a></p><p>By <a href="/author/jane/">Jane Doe</a></p><p>Posted on: 2021/11/02</p>
+    <p>The body of the post.</p>
+    <p><a href="/b/">Another post title</a></p><p>By <a href="/author/jane/">Jane Doe</a></p><p>Posted on:</p>
+    <p>Another body.</p></div></body></html>"""
+    page = run(html)
+    assert page.rule == "text"
+    assert [(p.title, p.excerpt) for p in page.posts] == [
+        ("The post title", "The body of the post."), ("Another post title", "Another body.")]
+
+
+def test_a_by_title_in_unknown_markup():
+    page = run(boxes(3, title="By Ahmad Jafar Alsaedi – Translated by Habilian, part {i}"))
+    assert page.rule == "generic"
+    assert [p.title for p in page.posts] == [
+        f"By Ahmad Jafar Alsaedi – Translated by Habilian, part {i}" for i in range(3)]
+    assert [p.excerpt for p in page.posts] == [EXCERPT] * 3
+
+
+# --- a trailing "Continue reading" is looked for in the excerpt's tail only --------------------
+
+_MORE_PIECES = ["Continue reading", "continue reading →", "Read more", "READ MORE »", "[Read more…]", "keep reading",
+                "Keep Reading: the rest", "reading", "more", ".", "!", "?", " ", "word", "x" * 60, "İ", "ſ", "…",
+                "The MEK is now based in Albania, where"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_MORE_PIECES), max_size=40), st.sampled_from([" ", "", "<br>"]))
+def test_property_trailing_more_is_removed_as_by_the_whole_text_regex(pieces, glue):
+    root = LexborHTMLParser("<p>" + glue.join(pieces) + "</p>").body
+    lines = H._lines([root], H._is_post_meta)
+    text, _ = H._excerpt_from_lines(lines)
+    whole = collapse(" ".join(ln.text for ln in lines if not H._is_noise_line(ln.text)))
+    assert text == H._TRAILING_MORE.sub("", whole)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from monitor.extract import sourceline as sl
 from monitor.extract.sourceline import parse_source_line, split_excerpt, strip_repeated_title
 
 D = dt.date
@@ -184,3 +188,85 @@ def test_split_excerpt_on_a_seed_line():
     assert (author, outlet, date) == ("Ted Snider", "Mondoweiss", D(2020, 10, 27))
     assert excerpt == ("Two senior officials in the Obama administration told NBC news. But history has shown us, "
                        "the pattern of extra-judicial killings and covert strikes will endure.")
+
+
+def test_a_title_without_words_strips_nothing():
+    # used to raise ValueError (max() of no title variants), failing the whole page
+    assert strip_repeated_title("Some excerpt text here.", "***") == "Some excerpt text here."
+    assert split_excerpt("Tasnim News December 04 2019:… Iran says the group", "—") == (
+        "Iran says the group", "Tasnim News", "", D(2019, 12, 4))
+
+
+# --- the fast paths against the original code -----------------------------------------------
+
+def _oracle_strip_repeated_title(excerpt: str, title: str, *, trailing_link: str | None = None) -> str:
+    """strip_repeated_title as first written: every word of the window tokenized, a regex to tidy."""
+    excerpt, title = sl.collapse(excerpt), sl.collapse(title)
+    if not excerpt or not title:
+        return excerpt
+    variants = sl._title_variants(title)
+
+    def tidy(text: str) -> str:
+        return re.sub(r"\s+([.,;:!?])$", r"\1", text.rstrip())
+
+    if trailing_link:
+        link = sl.collapse(trailing_link)
+        body = excerpt.rstrip(" .,;:!?")
+        link_core = link.rstrip(" .,;:!?")
+        if link_core and body.endswith(link_core):
+            words = [w for w, _, _ in sl._tokens(link_core)]
+            if any(sl._tail_is_title(words, v, strict=False) for v in variants):
+                return tidy(body[: len(body) - len(link_core)])
+    offset = max(0, len(excerpt) - (2 * len(title) + 120))
+    toks = [(w, i + offset, j + offset) for w, i, j in sl._tokens(excerpt[offset:])]
+    if offset and toks:
+        toks = toks[1:]
+    n = len(toks)
+    longest = max((len(v.words) for v in variants), default=0)
+    for k in range(max(0, n - longest - 3), n):
+        tail = [w for w, _, _ in toks[k:]]
+        start = toks[k][1]
+        boundary = bool(sl._BOUNDARY.search(excerpt[toks[k - 1][2]: start])) if k else offset == 0
+        for v in variants:
+            exact = len(tail) == len(v.words) >= 3 and all(sl._alike(a, b) for a, b in zip(tail, v.words))
+            if (boundary or exact) and sl._tail_is_title(tail, v, strict=True):
+                return tidy(excerpt[:start])
+    return excerpt
+
+
+_WORDS = st.sampled_from(["MEK", "cult", "Albania", "poses", "public", "health", "risk", "the", "in", "Rajavi’s",
+                          "e-Khalq", "U.S.", "don't", "2020", "–", "(Video)", ".", ",", "!", "…", "_x_", "a.b-c",
+                          "Weekly Digest", "İstanbul", "x" * 30])
+_SEP = st.sampled_from([" ", " ", " ", ". ", ", ", " – ", "\n", ": ", " ( ", " ) ", " ."])
+
+
+@st.composite
+def _texts(draw, max_words: int) -> str:
+    words = draw(st.lists(_WORDS, max_size=max_words))
+    return "".join(w + draw(_SEP) for w in words)
+
+
+@settings(max_examples=600, deadline=None)
+@given(title=_texts(14), excerpt=_texts(90), repeat=st.integers(0, 14), link=st.booleans())
+def test_property_strip_repeated_title_is_the_original(title, excerpt, repeat, link):
+    tail = " ".join(title.split()[:repeat])
+    text = excerpt + tail
+    trailing = tail if link else None
+    assert strip_repeated_title(text, title, trailing_link=trailing) == _oracle_strip_repeated_title(
+        text, title, trailing_link=trailing)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_texts(60), offset=st.integers(0, 400), enough=st.integers(0, 30))
+def test_property_end_tokens_are_the_windows_last_words(text, offset, enough):
+    offset = min(offset, len(text))
+    every = [(w, i + offset, j + offset) for w, i, j in sl._tokens(text[offset:])][1 if offset else 0:]
+    got = sl._end_tokens(text, offset, enough)
+    assert got == every[len(every) - len(got):]
+    assert len(got) >= enough or got == every
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(" \t\n\u00a0\u2009x.,;:!?-"), max_size=12))
+def test_property_tidy_end_is_the_original_regex(text):
+    assert sl._tidy_end(text) == re.sub(r"\s+([.,;:!?])$", r"\1", text.rstrip())

@@ -27,9 +27,10 @@ a tag: :mod:`monitor.markup`) is refused before parsing (a feed summary is then 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
@@ -184,6 +185,9 @@ _POSTED_ON = re.compile(r"^\s*(?:posted|published)(?P<on>\s+on\b|\s*:)\s*:?\s*(?
 _TRAILING_MORE = re.compile(
     r"\s*(?:\[\s*)?(?:continue reading|read more|keep reading)\b[^.!?]{0,200}$", re.IGNORECASE
 )
+# In collapsed text (one space at most) a _TRAILING_MORE match is at most 219 characters long, and it
+# ends the text: searching only the text's tail finds the same match without trying every position.
+_TRAILING_MORE_SPAN = 230
 
 
 def posted_on(text: str) -> tuple[bool, dt.date | None]:
@@ -201,20 +205,43 @@ def posted_on(text: str) -> tuple[bool, dt.date | None]:
     return (True, day) if first <= 3 else (False, None)
 
 
-def _is_noise_line(text: str) -> bool:
+def _is_noise_line(text: str, *, byline: bool = True) -> bool:
+    """Post meta rather than post text. ``byline=False`` for the text of one link: a byline links
+    only the name ("By <a>Jane Doe</a>"), so a linked "By Ahmad Jafar Alsaedi – Translated by
+    Habilian" is a post title."""
     return bool(
         _NOISE_LINE.match(text)
-        or (len(text) <= 80 and (_BYLINE.match(text) or _PAGINATION.match(text)))
+        or (len(text) <= 80 and ((byline and _BYLINE.match(text)) or _PAGINATION.match(text)))
         or posted_on(text)[0]
     )
 
 
-def _tokens(node: Node) -> list[str]:
-    attrs = node.attributes
+def _tokens(node: Node, attrs: dict[str, str | None] | None = None) -> list[str]:
+    """The node's classes and id (``attrs``: its attributes, when already read)."""
+    if attrs is None:
+        attrs = node.attributes
     out = (attrs.get("class") or "").split()
     if ident := attrs.get("id"):
         out.append(ident)
     return out
+
+
+def _name_test(pattern: re.Pattern[str]) -> Callable[[str], bool]:
+    """``name -> bool(pattern.match(name))`` for class names and ids, remembered: the same few recur in
+    every post and on every page. (A long one, which no real class name is, is matched each time.)"""
+
+    @functools.lru_cache(maxsize=4096)
+    def cached(name: str) -> bool:
+        return pattern.match(name) is not None
+
+    def test(name: str) -> bool:
+        return cached(name) if len(name) <= 100 else pattern.match(name) is not None
+
+    return test
+
+
+_is_chrome_name = _name_test(_CHROME)
+_is_post_meta_name = _name_test(_POST_META)
 
 
 def _has_ancestor(node: Node, tags: frozenset[str], limit: int = 64) -> bool:
@@ -231,25 +258,27 @@ _CONTENT_TAGS = frozenset(("article", "main"))
 _BANNER_TOKENS = frozenset(("header", "footer", "site-top", "topbar"))
 
 
-def is_chrome(node: Node) -> bool:
-    """Site chrome: never a post, never part of one."""
+def is_chrome(node: Node, attrs: dict[str, str | None] | None = None) -> bool:
+    """Site chrome: never a post, never part of one (``attrs``: the node's attributes, when already read)."""
     tag = node.tag
     if tag in ("nav", "aside"):
         return True
     if tag in ("html", "body", "main", "article"):
         return False
-    tokens = _tokens(node)
+    if attrs is None:
+        attrs = node.attributes
+    tokens = _tokens(node, attrs)
     banner = tag in ("header", "footer") or any(t.lower() in _BANNER_TOKENS for t in tokens)
     if banner and not _has_ancestor(node, _CONTENT_TAGS):
         return True
-    attrs = node.attributes
     if (attrs.get("role") or "").lower() in _CHROME_ROLES:
         return True
-    return any(_CHROME.match(t) for t in tokens)
+    return any(_is_chrome_name(t) for t in tokens)
 
 
 def _is_post_meta(node: Node) -> bool:
-    if is_chrome(node) or any(_POST_META.match(t) for t in _tokens(node)):
+    attrs = node.attributes
+    if is_chrome(node, attrs) or any(_is_post_meta_name(t) for t in _tokens(node, attrs)):
         return True
     if node.tag == "a":
         text = collapse(node.text())
@@ -348,7 +377,7 @@ def _lines(roots: Iterable[Node], skip: Callable[[Node], bool]) -> list[_Line]:
         if tag in _HEADINGS:
             heading += 1
         stack.append((node, True))
-        stack.extend((c, False) for c in reversed(list(node.iter(include_text=True))))
+        stack.extend([(c, False) for c in node.iter(include_text=True)][::-1])
     flush()
     return lines
 
@@ -357,7 +386,9 @@ def _excerpt_from_lines(lines: Sequence[_Line]) -> tuple[str, str | None]:
     """(text, trailing link text) of excerpt lines, meta lines dropped."""
     kept = [ln for ln in lines if not _is_noise_line(ln.text)]
     text = collapse(" ".join(ln.text for ln in kept))
-    text = _TRAILING_MORE.sub("", text)
+    cut = max(0, len(text) - _TRAILING_MORE_SPAN)
+    if "read" in text[cut:].lower():  # a word of each of its phrases: a quick test
+        text = text[:cut] + _TRAILING_MORE.sub("", text[cut:])
     trailing = None
     if kept and kept[-1].links:
         last = kept[-1].links[-1].text
@@ -471,15 +502,16 @@ def _feed_url(tree: LexborHTMLParser, base: str, page_url: str) -> str | None:
     return None
 
 
+def _next_candidates(tree: LexborHTMLParser) -> Iterator[Node]:
+    """Links that may lead to older posts, best first (each kind looked for only when needed)."""
+    for sel in _NEXT_SELECTORS:
+        yield from tree.css(sel)
+    yield from (a for a in tree.css("a[href]") if _OLDER.match(collapse(a.text())))
+
+
 def _next_url(tree: LexborHTMLParser, base: str, page_url: str, selector: str | None) -> str | None:
     here = normalize_url(page_url)
-    candidates: list[Node] = []
-    if selector:
-        candidates = _css(tree.root, selector)
-    else:
-        for sel in _NEXT_SELECTORS:
-            candidates.extend(tree.css(sel))
-        candidates.extend(a for a in tree.css("a[href]") if _OLDER.match(collapse(a.text())))
+    candidates = _css(tree.root, selector) if selector else _next_candidates(tree)
     for node in candidates:
         href = _abs(base, node.attributes.get("href"))
         if href and normalize_url(href) != here:
@@ -526,6 +558,10 @@ def _css(node: Node | None, selector: str) -> list[Node]:
     return [n for n in found if not (n.mem_id in seen or seen.add(n.mem_id))]
 
 
+def _any_css(segment: Sequence[Node], selector: str) -> bool:
+    return any(_css(node, selector) for node in segment)
+
+
 def _first(segment: Sequence[Node], selector: str | None) -> Node | None:
     if not selector:
         return None
@@ -539,6 +575,8 @@ def _first(segment: Sequence[Node], selector: str | None) -> Node | None:
 def _excerpt_node(segment: Sequence[Node]) -> Node | None:
     """The summary element, by class, in priority order (never the post element itself). A class
     merely *containing* "summary"/"excerpt"/"teaser" must also hold a sentence or two."""
+    if not _any_css(segment, _ANY_EXCERPT):
+        return None
     for sel in _EXCERPT_SELECTORS:
         wildcard = sel.startswith("[class*=")
         for node in segment:
@@ -571,6 +609,10 @@ _DATE_MACHINE = (
 )
 _DATE_TEXT = (".posted-on", ".entry-date", ".post-date", ".published", ".date", ".meta-date", "time",
               ".entry-meta", ".post-meta")
+# Each list as one selector: when that matches nothing in a post, its selectors need not be tried one by one.
+_ANY_EXCERPT = ", ".join(_EXCERPT_SELECTORS)
+_ANY_DATE_MACHINE = ", ".join(_DATE_MACHINE)
+_ANY_DATE_TEXT = ", ".join(_DATE_TEXT)
 
 
 @dataclass(slots=True)
@@ -632,9 +674,9 @@ def _title_of(segment: Sequence[Node], profile: Selectors | None, base: str) -> 
         for node in segment:
             for a in _css(node, sel):
                 text = _text_of(a)
-                # a heading's link is the title, whatever it says ("Read more about ..." included),
-                # unless it is post meta by class or a comment count
-                if any(_POST_META.match(t) for t in _tokens(a)) or _is_noise_line(text):
+                # a heading's link is the title, whatever it says ("Read more about ...", "By ..."
+                # included), unless it is post meta by class or a comment count
+                if any(_is_post_meta_name(t) for t in _tokens(a)) or _is_noise_line(text, byline=False):
                     continue
                 url = _abs(base, a.attributes.get("href"))
                 if url and text:
@@ -677,38 +719,41 @@ def _is_date_line(text: str) -> bool:
 
 
 def _date_of(
-    segment: Sequence[Node], profile: Selectors | None, tz: ZoneInfo, lines: Sequence[_Line]
+    segment: Sequence[Node], profile: Selectors | None, tz: ZoneInfo, lines: Callable[[], Sequence[_Line]],
 ) -> tuple[dt.datetime | None, bool, bool]:
-    """(published, date_only, shows an empty date label): the profile's CSS first, then general signals."""
+    """(published, date_only, shows an empty date label): the profile's CSS first, then general signals
+    (``lines()``: the segment's lines, read only when the CSS finds no date)."""
     empty = False
     if profile is not None and profile.date and (node := _first(segment, profile.date)) is not None:
         if got := _date_from(node, tz):
             return got[0], got[1], False
         empty = not _text_of(node)
-    for sel in _DATE_MACHINE:
-        for seg in segment:
-            for node in _css(seg, sel):
-                classes = (node.attributes.get("class") or "").split()
-                if sel == "time[datetime]" and "updated" in classes and "published" not in classes:
-                    continue  # the modified date, printed beside the published one
-                if got := _date_from(node, tz):
-                    return got[0], got[1], False
-    for line in lines:
+    if _any_css(segment, _ANY_DATE_MACHINE):
+        for sel in _DATE_MACHINE:
+            for seg in segment:
+                for node in _css(seg, sel):
+                    classes = (node.attributes.get("class") or "").split()
+                    if sel == "time[datetime]" and "updated" in classes and "published" not in classes:
+                        continue  # the modified date, printed beside the published one
+                    if got := _date_from(node, tz):
+                        return got[0], got[1], False
+    for line in lines():
         marker, day = posted_on(line.text)
         if day:
             return local_midnight(day, tz), True, False
         empty = empty or marker
-    for sel in _DATE_TEXT:
-        for seg in segment:
-            for node in _css(seg, sel):
-                text = _text_of(node)
-                marker, day = posted_on(text) if text else (True, None)
-                if day is None and _is_date_line(text):
-                    day = parse_date_text(text)
-                if day:
-                    return local_midnight(day, tz), True, False
-                empty = empty or marker
-    for line in lines:
+    if _any_css(segment, _ANY_DATE_TEXT):
+        for sel in _DATE_TEXT:
+            for seg in segment:
+                for node in _css(seg, sel):
+                    text = _text_of(node)
+                    marker, day = posted_on(text) if text else (True, None)
+                    if day is None and _is_date_line(text):
+                        day = parse_date_text(text)
+                    if day:
+                        return local_midnight(day, tz), True, False
+                    empty = empty or marker
+    for line in lines():
         if _is_date_line(line.text) and (day := parse_date_text(line.text)):
             return local_midnight(day, tz), True, False
     return None, False, empty
@@ -746,7 +791,7 @@ def _found(segment: Sequence[Node], profile: Selectors | None, base: str, tz: Zo
     if titled is None:
         return None
     title, url, in_heading = titled
-    seg_lines = _lines(segment, _is_post_meta)
+    seg_lines = functools.cache(lambda: _lines(segment, _is_post_meta))  # read when needed, once
     published, date_only, empty = _date_of(segment, profile, tz, seg_lines)
     excerpt_node = _first(segment, profile.excerpt) if profile is not None else None
     if excerpt_node is None:
@@ -754,9 +799,9 @@ def _found(segment: Sequence[Node], profile: Selectors | None, base: str, tz: Zo
     if excerpt_node is not None:
         text, trailing = _excerpt_from_lines(_lines([excerpt_node], _is_post_meta))
     else:
-        at = next((i for i, ln in enumerate(seg_lines) if _is_title_line(ln, title)), -1)
+        at = next((i for i, ln in enumerate(seg_lines()) if _is_title_line(ln, title)), -1)
         body = [
-            ln for ln in seg_lines[at + 1:]
+            ln for ln in seg_lines()[at + 1:]
             if not _is_date_line(ln.text) and not _is_noise_line(ln.text)
             and not (len(ln.text) < 60 and ln.link_share() >= 0.9)  # category / tag links
             and any(ch.isalpha() for ch in ln.text)  # counters, separators
@@ -899,12 +944,16 @@ def _rule_text(lines: list[_Line], base: str, tz: ZoneInfo) -> list[_Found]:
     for i, day in marks:
         for j in range(i - 1, max(floor, i - 4) - 1, -1):
             ln = lines[j]
-            if ln.links and ln.link_share() >= 0.7 and not _is_noise_line(ln.text):
-                lk = max(ln.links, key=lambda x: len(x.text))
-                url = _abs(base, lk.href)
-                if url and lk.text and not _is_noise_line(lk.text):
-                    posts.append((j, i, day, lk.text, url))
-                    break
+            if not ln.links or ln.link_share() < 0.7:
+                continue
+            lk = max(ln.links, key=lambda x: len(x.text))
+            # a line that is one link is a title even if it reads "By …" (see _is_noise_line)
+            if _is_noise_line(ln.text, byline=ln.text != lk.text):
+                continue
+            url = _abs(base, lk.href)
+            if url and lk.text and not _is_noise_line(lk.text, byline=False):
+                posts.append((j, i, day, lk.text, url))
+                break
         floor = i + 1
     out = []
     for n, (t, i, day, title, url) in enumerate(posts):

@@ -119,10 +119,23 @@ def _tokens(text: str) -> list[tuple[str, int, int]]:
     """(normalized word, start, end) for each word of ``text``."""
     out = []
     for m in _TOKEN.finditer(text):
-        w = _norm(m.group())
-        if w:
-            out.append((w, m.start(), m.end()))
+        if w := _norm(m.group()):
+            out.append((w, *m.span()))
     return out
+
+
+def _end_tokens(text: str, offset: int, enough: int) -> list[tuple[str, int, int]]:
+    """:func:`_tokens` of ``text[offset:]`` (positions in ``text``), without the first when
+    ``offset`` > 0 (it may be cut in half). Or only the last of them, at least ``enough``: the
+    words of a shorter tail, but for its first, are the same words."""
+    start = max(offset, len(text) - 8 * enough)  # words are rarely 7 characters long on average
+    while True:
+        toks = [(w, i + start, j + start) for w, i, j in _tokens(text[start:])]
+        if start:
+            toks = toks[1:]
+        if start == offset or len(toks) >= enough:
+            return toks
+        start = offset
 
 
 def _alike(a: str, b: str) -> bool:
@@ -194,7 +207,11 @@ def _tail_is_title(tail: list[str], title: _Vocab, *, strict: bool) -> bool:
 
 
 def _tidy_end(text: str) -> str:
-    return re.sub(r"\s+([.,;:!?])$", r"\1", text.rstrip())
+    """``text`` without trailing whitespace, nor whitespace before a final ``.,;:!?``."""
+    text = text.rstrip()
+    if len(text) >= 2 and text[-1] in ".,;:!?" and text[-2].isspace():
+        return text[:-1].rstrip() + text[-1]
+    return text
 
 
 def strip_repeated_title(excerpt: str, title: str, *, trailing_link: str | None = None) -> str:
@@ -222,17 +239,15 @@ def strip_repeated_title(excerpt: str, title: str, *, trailing_link: str | None 
                 return _tidy_end(body[: len(body) - len(link_core)])
     # only the end can hold the repeat: tokenize a window a little longer than the title
     offset = max(0, len(excerpt) - (2 * len(title) + 120))
-    toks = [(w, i + offset, j + offset) for w, i, j in _tokens(excerpt[offset:])]
-    if offset and toks:
-        toks = toks[1:]  # the first word may be cut in half
+    longest = max((len(v.words) for v in variants), default=0)  # a title may have no words ("***")
+    toks = _end_tokens(excerpt, offset, longest + 4)  # the loop reads at most the last longest + 4
     n = len(toks)
-    longest = max(len(v.words) for v in variants)
     for k in range(max(0, n - longest - 3), n):
         tail = [w for w, _, _ in toks[k:]]
         start = toks[k][1]
         if k:
             boundary = bool(_BOUNDARY.search(excerpt[toks[k - 1][2]: start]))  # between the words
-        else:
+        else:  # (toks then holds every word of the window)
             boundary = offset == 0
         for v in variants:
             exact = len(tail) == len(v.words) >= 3 and all(_alike(a, b) for a, b in zip(tail, v.words))
