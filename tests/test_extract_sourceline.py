@@ -270,3 +270,14 @@ def test_property_end_tokens_are_the_windows_last_words(text, offset, enough):
 @given(st.text(alphabet=st.sampled_from(" \t\n\u00a0\u2009x.,;:!?-"), max_size=12))
 def test_property_tidy_end_is_the_original_regex(text):
     assert sl._tidy_end(text) == re.sub(r"\s+([.,;:!?])$", r"\1", text.rstrip())
+
+
+def test_long_titles_are_not_kept_in_the_title_cache():
+    """The cache holds up to 4,096 titles: a hostile 1 MB title must not be one of them."""
+    long_title = "word " * 2000
+    before = sl._cached_title_variants.cache_info().currsize
+    text = "Some excerpt text. " + long_title
+    assert sl.strip_repeated_title(text, long_title) == "Some excerpt text."
+    assert sl._cached_title_variants.cache_info().currsize == before
+    sl.strip_repeated_title("Some excerpt text. A short title, seen once", "A short title, seen once")
+    assert sl._cached_title_variants.cache_info().currsize == before + 1

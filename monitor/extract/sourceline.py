@@ -177,8 +177,20 @@ class _Vocab:
         return -1
 
 
-@functools.lru_cache(maxsize=4096)
+#: Titles up to this long are cached (a hostile 1 MB title must not be kept 4,096 times over).
+_CACHED_TITLE_MAX = 1000
+
+
 def _title_variants(title: str) -> tuple[_Vocab, ...]:
+    return _cached_title_variants(title) if len(title) <= _CACHED_TITLE_MAX else _make_title_variants(title)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_title_variants(title: str) -> tuple[_Vocab, ...]:
+    return _make_title_variants(title)
+
+
+def _make_title_variants(title: str) -> tuple[_Vocab, ...]:
     variants: list[list[str]] = []
     for t in (title, _PARENS.sub(" ", title), _DIGEST_SUFFIX.sub("", title),
               _PARENS.sub(" ", _DIGEST_SUFFIX.sub("", title))):
