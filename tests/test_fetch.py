@@ -707,6 +707,15 @@ def test_the_injected_network_is_used() -> None:
     assert server.requests[0].headers["host"] == "news.example.test"
 
 
+def test_a_long_header_line_is_fine() -> None:
+    """Real sites send Content-Security-Policy or Set-Cookie lines longer than 8 KB."""
+    csp = "default-src 'self'; " + "; ".join(f"img-src https://cdn{i}.example.org" for i in range(600))
+    assert len(csp) > 16_000
+    with RawServer(respond(200, b"ok", {"Content-Security-Policy": csp})) as server:
+        r = fetch(server.url + "/")
+    assert r.content == b"ok" and r.headers["content-security-policy"] == csp
+
+
 def test_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """HTTP_PROXY is used (the request goes to it in absolute form); NO_PROXY hosts go direct."""
     with RawServer(respond(200, b"via proxy")) as proxy, RawServer(respond(200, b"direct")) as origin:

@@ -79,6 +79,7 @@ ACCEPT = (
     "text/html,application/xhtml+xml,application/rss+xml,application/atom+xml,application/xml;q=0.9,*/*;q=0.8"
 )
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+MAX_HEADER_LINE = 64 * 1024
 _RETRY_SECONDS = re.compile(r"\d+(?:\.\d+)?")
 
 
@@ -160,6 +161,9 @@ class Fetcher:
                     total=None, sock_connect=self.config.timeout, sock_read=self.config.timeout
                 ),
                 auto_decompress=False,  # _body inflates, bounded
+                # aiohttp's default of 8 KB per header line refuses real sites with long CSP or
+                # cookie headers; 64 KB still ends an endless header quickly
+                max_line_size=MAX_HEADER_LINE, max_field_size=MAX_HEADER_LINE,
                 cookie_jar=aiohttp.DummyCookieJar(),
                 trust_env=False,  # proxies: _proxy_for (aiohttp would look them up in a thread per request)
             )
