@@ -11,7 +11,9 @@
 
 Everything a template or a feed shows comes out of :func:`present` already
 cleaned (:func:`clean_text`): control characters and code points that are not
-allowed in XML are gone, so no input can make a page or a feed invalid.
+allowed in XML are gone, so no input can make a page or a feed invalid. Each
+such text is a :class:`Clean` string, which tells the renderers that cleaning
+it again would change nothing (they still clean every other text).
 Escaping is :mod:`monitor.publish`'s job (the templates' autoescape, and
 ``feed_body`` for the feeds), and so is sanitizing HTML.
 
@@ -43,6 +45,7 @@ __all__ = [
     "DIGEST_TITLE_RE",
     "EXCERPT_WORDS",
     "MONTHS",
+    "Clean",
     "DigestView",
     "GroupView",
     "ItemView",
@@ -110,12 +113,24 @@ def clean_text(text: str | None) -> str:
         return ""
     if text.isprintable():  # no control, surrogate or noncharacter (no "Other" code point at all): the usual case
         return text if text.isascii() else unicodedata.normalize("NFC", text)
+    if text.replace("\n", " ").replace("\r", " ").replace("\t", " ").isprintable():  # lines (HTML, diffs): same
+        return text if text.isascii() else unicodedata.normalize("NFC", text)
     if text.isascii():
         return _INVALID.sub("", text)
     text = _INVALID.sub("", text)
     if _ASTRAL.search(text):
         text = _ASTRAL_NONCHARS.sub("", text)
     return unicodedata.normalize("NFC", text)
+
+
+class Clean(str):
+    """A text that :func:`clean_text` returns unchanged (what :func:`present` hands out).
+
+    Only a marker: a renderer may skip cleaning it again. Build one only from text that
+    has been through :func:`clean_text` or :func:`clean_line` (and kept that way).
+    """
+
+    __slots__ = ()
 
 
 def clean_line(text: str | None) -> str:
@@ -173,8 +188,16 @@ def truncate_words(text: str, limit: int = EXCERPT_WORDS) -> str:
     return _truncate(clean_line(text), limit)
 
 
+_FIRST_WORDS = re.compile(f"(?:[^ ]* ){{{EXCERPT_WORDS}}}")  # EXCERPT_WORDS words, each with its space after
+
+
 def _truncate(line: str, limit: int = EXCERPT_WORDS) -> str:
     """:func:`truncate_words` of a :func:`clean_line` (its words are separated by one space each)."""
+    if limit == EXCERPT_WORDS:  # every excerpt of a digest: the cut found without a list of the words
+        first = _FIRST_WORDS.match(line)
+        if first is None:
+            return line
+        return line[:first.end() - 1].rstrip(",;:") + " " + ELLIPSIS
     if line.count(" ") < limit:
         return line
     return " ".join(line.split(" ", limit)[:limit]).rstrip(",;:") + " " + ELLIPSIS
@@ -289,7 +312,12 @@ _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
 def url_key(url: str) -> str:
     """A URL reduced for "is this the same post": no scheme, www., fragment or trailing slash."""
     u = clean_line(url).lower().split("#", 1)[0]
-    u = _SCHEME.sub("", u)
+    if u.startswith("https://"):  # what _SCHEME takes away from most URLs
+        u = u[8:]
+    elif u.startswith("http://"):
+        u = u[7:]
+    else:
+        u = _SCHEME.sub("", u)
     u = u.removeprefix("www.")
     return u.rstrip("/")
 
@@ -357,10 +385,9 @@ def build_digest(
     items: list[StoredPost] = []
     for p in in_week:
         keys = _dedupe_keys(p)
-        if any(k in seen for k in keys):
-            continue
-        seen.update(keys)
-        items.append(p)
+        if seen.isdisjoint(keys):
+            seen.update(keys)
+            items.append(p)
 
     lead: StoredPost | None = None
     if lead_url:
@@ -441,7 +468,9 @@ def _excerpt(excerpt: str, title: str) -> str:
         # casefold maps each character on its own to one or more: the end of e.casefold() is the end of
         # its last len(folded) characters' (no need to fold the whole excerpt)
         if e[-len(folded):].casefold().endswith(folded):
-            line = clean_line(e[: -len(t)].rstrip())
+            # what clean_line makes of the rest: a piece of a clean line is one, but maybe for NFC at the cut
+            rest = e[: -len(t)].rstrip()
+            line = rest if rest.isascii() else unicodedata.normalize("NFC", rest)
     return _truncate(line)
 
 
@@ -600,8 +629,15 @@ def _group_label(post: StoredPost, group_by: str, tz: dt.tzinfo) -> str:
     return ""
 
 
+def _href(url: str | None) -> Clean | None:
+    return None if url is None else Clean(url)
+
+
 def present(digest: Digest, *, tz: dt.tzinfo, group_by: str = "none") -> DigestView:
-    """Every text of the digest in the house style, cleaned, ready for a template or a feed."""
+    """Every text of the digest in the house style, cleaned, ready for a template or a feed.
+
+    Each text is a :class:`Clean` string (made of :func:`clean_line` s, literals and dates).
+    """
     grouped = group_by in ("author", "outlet", "day")
     items: list[ItemView] = []
     # each value is cleaned once; a week has many posts but few (author, outlet, day) source line heads
@@ -613,19 +649,21 @@ def present(digest: Digest, *, tz: dt.tzinfo, group_by: str = "none") -> DigestV
         head = heads.get((p.author, p.outlet, day))
         if head is None:
             head = heads[p.author, p.outlet, day] = _source_head(p.author, p.outlet, day)
-        items.append(ItemView(post_id=p.id, title=title or url or "(untitled)", href=_safe_url(url), url_text=url,
-                              line=_item_line(head, _excerpt(p.excerpt, title))))
+        items.append(ItemView(post_id=p.id, title=Clean(title or url or "(untitled)"),
+                              href=_href(_safe_url(url)), url_text=Clean(url),
+                              line=Clean(_item_line(head, _excerpt(p.excerpt, title)))))
     groups: list[GroupView] = []
     if grouped:
         order: dict[str, list[ItemView]] = {}
         for it, view in zip(digest.items, items):
             order.setdefault(_group_label(it.post, group_by, tz), []).append(view)
-        groups = [GroupView(label, tuple(v)) for label, v in order.items()]
+        groups = [GroupView(Clean(label), tuple(v)) for label, v in order.items()]
     elif items:
-        groups = [GroupView("", tuple(items))]
+        groups = [GroupView(Clean(""), tuple(items))]
     updated = tuple(
-        UpdatedView(post_id=u.post.id, title=clean_line(u.post.title) or clean_line(u.post.url) or "(untitled)",
-                    href=safe_url(u.post.url), what=change_labels(u.changes))
+        UpdatedView(post_id=u.post.id,
+                    title=Clean(clean_line(u.post.title) or clean_line(u.post.url) or "(untitled)"),
+                    href=_href(safe_url(u.post.url)), what=Clean(change_labels(u.changes)))
         for u in digest.updated
     )
     week_ending = digest.week_ending
@@ -633,14 +671,14 @@ def present(digest: Digest, *, tz: dt.tzinfo, group_by: str = "none") -> DigestV
     return DigestView(
         week_ending=week_ending,
         week_start=digest.week_start.date(),
-        site_title=digest.site_title,
-        title=clean_line(digest.title),
-        guid=digest_guid(digest.site_title, week_ending),
-        intro=intro_line(digest.site_title, week_ending, digest.lead),
-        counts=counts_line(n_posts, n_authors, digest.week_start.date(), week_ending),
+        site_title=Clean(clean_line(digest.site_title)),
+        title=Clean(clean_line(digest.title)),
+        guid=Clean(digest_guid(digest.site_title, week_ending)),
+        intro=Clean(intro_line(digest.site_title, week_ending, digest.lead)),
+        counts=Clean(counts_line(n_posts, n_authors, digest.week_start.date(), week_ending)),
         groups=tuple(groups),
         updated=updated,
-        footer=footer_line(digest.site_title, week_ending, n_posts, n_authors),
+        footer=Clean(footer_line(digest.site_title, week_ending, n_posts, n_authors)),
         n_posts=n_posts,
         n_authors=n_authors,
         lead_url=digest.lead.url if digest.lead else None,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import random
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -327,6 +329,22 @@ def test_excerpt_is_cut_at_55_words() -> None:
     assert text.endswith(" …") and len(text.split()) == 56
 
 
+def _words_cut(line: str, limit: int) -> str:
+    """truncate_words as it was first written: split, keep ``limit`` words, join."""
+    if line.count(" ") < limit:
+        return line
+    return " ".join(line.split(" ", limit)[:limit]).rstrip(",;:") + " …"
+
+
+def test_the_55_word_cut_is_the_cut_of_a_word_list() -> None:
+    rng = random.Random(3)
+    pieces = ["w", "word,", "x;", "y:", "é", "e\u0301", "\u0338", "a,,", ":", "", "😀", "Ω"]
+    for _ in range(3000):
+        line = " ".join(rng.choice(pieces) + rng.choice(pieces) for _ in range(rng.randint(0, 70)))
+        for limit in (dg.EXCERPT_WORDS, 3):
+            assert dg._truncate(line, limit) == _words_cut(line, limit), (line, limit)
+
+
 def test_repeated_title_at_the_end_of_an_excerpt_is_removed() -> None:
     p = post("MEK cult in Albania poses public health risk",
              excerpt="No Albanian health official has ever entered the camp. MEK cult in Albania poses public health risk ")
@@ -399,6 +417,53 @@ def test_clean_text_strips_what_xml_and_html_forbid() -> None:
     assert dg.clean_line("e\u0301 “x”") == "\u00e9 “x”"
     assert dg.clean_line("a\x1fb  c") == "ab c"  # \x1f is whitespace to str.split, and stripped first
     assert dg.clean_text(None) == ""
+
+
+def test_clean_text_of_lines_keeps_the_breaks_and_strips_the_rest() -> None:
+    assert dg.clean_text("<p>a</p>\n<p>b</p>\r\n\tc") == "<p>a</p>\n<p>b</p>\r\n\tc"
+    assert dg.clean_text("e\u0301\nx") == "\u00e9\nx"
+    assert dg.clean_text("a\nb\x00c\x0b\r\ud800d\ufffe\U0001fffe") == "a\nbc\rd"
+    assert dg.clean_text("a\n\u00a0b\u200bc") == "a\n\u00a0b\u200bc"  # not printable, but allowed
+
+
+def _reference_url_key(url: str) -> str:
+    u = dg.clean_line(url).lower().split("#", 1)[0]
+    return re.sub(r"^[a-z][a-z0-9+.-]*://", "", u).removeprefix("www.").rstrip("/")
+
+
+@pytest.mark.parametrize("url", ["https://www.x.org/a/#f", "HTTP://WWW.X.ORG/", "http://x.org", "https:x.org/a",
+                                 "ftp://www.x.org/a/", "git+ssh://x/y", "https://", "http://", "x://y", "1a://b/",
+                                 "https:/x.org/", "www.x.org/a", "  https://x.org/ a  ", "", "https://https://x/"])
+def test_url_key(url: str) -> None:
+    assert dg.url_key(url) == _reference_url_key(url)
+    assert dg.url_key("HTTPS://www.X.org/a/#frag") == dg.url_key("http://x.org/a") == "x.org/a"
+
+
+def _texts(obj: object) -> list[object]:
+    """Every str in a view (its fields, their items, recursively)."""
+    if isinstance(obj, str):
+        return [obj]
+    if dataclasses.is_dataclass(obj):
+        return [t for f in dataclasses.fields(obj) for t in _texts(getattr(obj, f.name))]
+    if isinstance(obj, tuple):
+        return [t for x in obj for t in _texts(x)]
+    return []
+
+
+@pytest.mark.parametrize("group_by", ["none", "author", "outlet", "day"])
+def test_present_hands_out_only_clean_texts(group_by: str) -> None:
+    # the renderers do not clean a Clean text again: each must be one clean_text leaves as it is
+    odd = "<b>x</b>\x00 e\u0301 \u0338 \u00a0\ufffe ]]> \U0010ffff “q”,,"
+    ps = [post(f"{odd} {i}", excerpt=f"{odd} " * 30 + f" {odd} {i}", author=odd, outlet=f",,{odd}", url=url,
+               day=(2020, 10, 24 + i % 7))
+          for i, url in enumerate(["https://x.org/a b/é", "javascript:x", f"https://x.org/{odd}", ""])]
+    old = post("Old", day=(2020, 10, 20))
+    d = build(dt.date(2020, 10, 30), ps, [(old, version(old, 2, local(2020, 10, 26), change(), change(odd, odd)))],
+              site_title=f"Site {odd}")
+    view = dg.present(d, tz=LONDON, group_by=group_by)
+    texts = [t for t in _texts(view) if t != view.lead_url]  # (the lead's URL: a key, never shown)
+    assert len(texts) > 20 and [t for t in texts if type(t) is not dg.Clean] == []
+    assert all(dg.clean_text(t) == t for t in texts)
 
 
 def test_hostile_posts_come_out_as_clean_text() -> None:

@@ -18,10 +18,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import gc
 import hashlib
 import http.server
 import json
 import os
+import random
 import re
 import shutil
 import struct
@@ -34,6 +36,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import feedparser
+import nh3
 import pytest
 from lxml import etree
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
@@ -754,6 +757,177 @@ def test_a_text_starting_with_a_combining_mark_keeps_the_markup_around_it() -> N
     rss, _atom = publish.render_feeds([r], site_title="Bench", site_url="http://127.0.0.1:8000/", tz=LONDON)
     content = HTMLParser(feedparser.parse(rss).entries[0].content[0].value)
     assert [n.text() for n in content.css("h2 a")] == ["\u0338 slashed"]
+
+
+# links nh3 need not be asked about (publish._plain_link), and links it must be: each as nh3 writes it
+PLAIN_OR_NOT = (
+    "https://example.org/p/1", "http://a.example.org/a%20b/", "https://example.org/a?b=1&c=2#f",
+    "https://example.org/a#b?c/d", "https://example.org/(x)*+,;=:@!$~_-.", "https://x1.y-2.z3/q?a?b",
+    "https://EXAMPLE.org/", "HTTPS://example.org/", "https://example.org", "https://example.org:443/",
+    "https://example.org:8080/x", "https://example.org/a/../b", "https://example.org/a/./b", "https://example.org/.",
+    "https://example.org/a/%2e%2e/b", "https://example.org/%2E/b", "https://example.org/%zz", "https://example.org/5%",
+    "https://1.2.3.4/", "https://a.0x1f/", "https://a.123/", "https://xn--nxasmq6b.com/", "https://a.xn--p1ai/",
+    "https://ex.com/~a-b_c.d!$&'()*+,;=:@", "https://example.org/a?q=it's", "https://exa_mple.org/",
+    "https://-a.org/", "https://a-.org/", "https://example.org./", "https://a..b/", "https://user@example.org/",
+    "https://example.org/a b", "https://example.org/a\\b", "https://example.org/a`b{c}", "https://example.org/é",
+    "https://example.org/a#b#c", "https://example.org/a?b#c'd", "https://example.org/%41%4a",
+    "../posts/1.html", "/rel", "mailto:a@b.org", "javascript:alert(1)", "ftp://example.org/",
+)
+
+
+def _random_links(n: int, seed: int) -> list[str]:
+    r = random.Random(seed)
+    schemes = ["https://", "http://", "HTTP://", "https:/", "https:"]
+    labels = ["a", "example", "org", "x-y", "b2", "0", "12", "0x1f", "xn--p1ai", "A", "-", "a_b", "é", ""]
+    fine = ["/", "a", "post-1", "%41", "?", "#", "&", "=", ":", "@", "!", "(", "~", "a.b", "_", "+", ",", ";", "*"]
+    odd = [".", "..", "%2e", "%2E", "%", "%zz", "'", " ", "\\", "é", "`", "{", "<", "/./", "/../", "\t"]
+    out = []
+    for _ in range(n):
+        host = ".".join(r.choice(labels[:5] if r.random() < 0.6 else labels) for _ in range(r.randint(1, 3)))
+        port = r.choice(["", "", "", "", "", ":80", ":443", ":99999"])
+        path = "".join(r.choice(fine if r.random() < 0.9 else odd) for _ in range(r.randint(0, 8)))
+        out.append((r.choice(schemes[:2]) if r.random() < 0.8 else r.choice(schemes)) + host + port + "/" * (
+            r.random() < 0.9) + path)
+    return out
+
+
+@pytest.mark.parametrize("base", ["https://Example.org/a%20site/digests/2020-10-30.html", "http://127.0.0.1:8000/x"])
+def test_plain_links_are_written_as_nh3_writes_them(base: str) -> None:
+    hrefs = [*PLAIN_OR_NOT, *_random_links(3000, seed=7)]
+    hrefs = [h for h in dict.fromkeys(hrefs) if '"' not in h]  # an href as the page writes it: no raw quote
+    plain = [h for h in hrefs if publish._plain_link(h)]
+    assert len(plain) >= 30 and "https://example.org/p/1" in plain and "https://EXAMPLE.org/" not in plain
+    assert publish._sanitized_hrefs(hrefs, base) == publish._nh3_hrefs(hrefs, base)
+
+
+def test_the_feeds_carry_each_body_as_lxml_writes_text() -> None:
+    # the bodies are escaped by publish._xml_text and put in place of markers; what lxml would have
+    # written is what it writes again after reading the feed (it keeps every byte of a feed of its own)
+    posts, changes = _odd_week()
+    rendered = []
+    for week in (dt.date(2020, 10, 30), dt.date(2020, 11, 6)):
+        d = dg.build_digest(dt.date(2020, 10, 30), posts, changes, site_title="Site & <b>x</b>", tz=LONDON)
+        d = dataclasses.replace(d, week_end=dt.datetime.combine(week, dt.time(23, 59), tzinfo=LONDON))
+        view = dg.present(d, tz=LONDON)
+        rendered.append(publish.render_digest(view, site_title="S", site_url="https://ex.org/", digest=d))
+    rss, atom = publish.render_feeds(rendered, site_title="S", site_url="https://ex.org/", tz=LONDON)
+    for data in (rss, atom):
+        doc = etree.fromstring(data)
+        assert etree.tostring(doc, encoding="UTF-8", xml_declaration=True, pretty_print=True) == data
+        contents = [e.text for e in doc.iter("{http://purl.org/rss/1.0/modules/content/}encoded",
+                                             "{http://www.w3.org/2005/Atom}content")]
+        bodies = [publish.feed_body(r.view, f"https://ex.org/digests/{w}.html")
+                  for r, w in zip(rendered[::-1], ("2020-11-06", "2020-10-30"))]
+        assert contents == bodies
+        assert "&lt;script&gt;" in bodies[0] and "&amp;" in bodies[0]
+
+
+def test_texts_that_do_not_come_from_present_are_still_cleaned() -> None:
+    # digest.present hands out Clean texts, which are not cleaned again; any other text still is
+    d = dg.build_digest(dt.date(2020, 10, 30), _bulk_posts(3), [], site_title="Bench", tz=LONDON)
+    view = dg.present(d, tz=LONDON)
+    item = view.groups[0].items[0]
+    assert type(item.title) is dg.Clean and type(item.line) is dg.Clean
+    dirty = dataclasses.replace(item, title="dirty\x00\x08 title\ufffe", line="e\u0301 line\x0b")
+    view = dataclasses.replace(view, groups=(dataclasses.replace(view.groups[0], items=(dirty,)),),
+                               intro="intro\x01")
+    page = publish.render_digest(view, site_title="Bench", site_url="http://127.0.0.1:8000/").page.decode()
+    body = publish.feed_body(view, "http://127.0.0.1:8000/digests/2020-10-30.html")
+    for html in (page, body):
+        assert "dirty title" in html and "\u00e9 line" in html and ">intro<" in html
+        assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe]", html)
+
+
+def test_a_text_that_looks_like_the_body_slot_stays_text() -> None:
+    # the body goes into a slot of the page; a title or a site name that reads like that slot is text
+    slot = "<digest-body/>"
+    p = dataclasses.replace(_bulk_posts(1)[0], title=f"{slot} title", excerpt=f"{slot} excerpt")
+    d = dg.build_digest(dt.date(2020, 10, 30), [p], [], site_title=f"Bench {slot}", tz=LONDON)
+    r = publish.render_digest(dg.present(d, tz=LONDON), site_title=f"Bench {slot}",
+                              site_url="http://127.0.0.1:8000/")
+    html = r.page.decode("utf-8")
+    assert slot not in html and html.count("&lt;digest-body/&gt;") >= 4
+    doc = HTMLParser(html)
+    assert txt(doc.css_first(".item-title")) == f"++ {slot} title"
+    assert doc.css_first("h1").text().startswith(f"{slot} title")
+    assert html.rstrip().endswith("</html>") and len(doc.css(".digest-item")) == 1
+
+
+# -- a hostile post's URL as the base of its content's links ---------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["https://x.org:99999/p", "http://a:b:c/p", "http://@/p"])
+def test_sanitize_drops_relative_links_when_nh3_refuses_the_base(url: str) -> None:
+    base = dg.safe_url(url)
+    assert base == url  # safe_url lets it through ...
+    with pytest.raises(ValueError):  # ... and nh3 refuses it as a base
+        nh3.clean("<p>x</p>", url_relative=("rewrite_with_base", base))
+    out = publish.sanitize('<p><a href="/rel">rel</a> <a href="https://ok.example/a">abs</a></p>', base)
+    assert out == ('<p><a rel="nofollow noopener">rel</a> '
+                   '<a href="https://ok.example/a" rel="nofollow noopener">abs</a></p>')
+
+
+def test_a_post_url_nh3_cannot_take_as_a_base_does_not_stop_publishing(tmp_path: Path) -> None:
+    # render_history resolves the content's links against the post's URL: one nh3 refused (here a port
+    # out of range) once made nh3 raise and aborted the whole publish
+    config = make_config(tmp_path)
+    bad = PostData(url="https://iran-interlink.org:99999/wordpress/bad-port/", title="Bad port",
+                   published=dt.datetime(2020, 10, 25, tzinfo=LONDON), date_only=True, excerpt="An excerpt.",
+                   content='<p>first <a href="/rel">rel</a> <a href="https://ok.example/a">abs</a></p>',
+                   author="Ali Alavi")
+    with seed_store(config, {T_EVIL: [("ali-alavi", bad)]}) as store:
+        _run(store, "ali-alavi", T_SECOND + dt.timedelta(hours=1), [], {bad.url: dataclasses.replace(
+            bad, title="Bad port, edited", content=bad.content + "<p>second</p>")})
+        post_id = store.posts_by_url(bad.url)[0].id
+        report = publish_digests(config, store, all_weeks=True, now=NOW)
+    assert dt.date(2021, 11, 5) in report.weeks_built
+    hist = HTMLParser((config.output_dir / "posts" / f"{post_id}.html").read_text(encoding="utf-8"))
+    assert "second" in hist.css(".entry-content")[-1].text()
+    links = [(a.attributes.get("href"), a.text()) for a in hist.css(".entry-content a")]
+    assert ("https://ok.example/a", "abs") in links and (None, "rel") in links
+    week = page(config, "2020-10-30")
+    assert "Bad port, edited" in [txt(a) for a in week.css(".item-title a")]
+
+
+# -- the garbage collector during a build ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_build_pauses_the_collector_and_leaves_it_as_it_was(tmp_path: Path, monkeypatch,
+                                                                enabled: bool) -> None:
+    config = make_config(tmp_path)
+    seen = []
+
+    def build(*args, **kwargs):
+        seen.append(gc.isenabled())
+        raise PublishError("disk full")
+
+    monkeypatch.setattr(publish, "_publish_digests", build)
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        with Store.open(config.database) as store, pytest.raises(PublishError):
+            publish_digests(config, store, all_weeks=True, now=NOW)
+        assert seen == [False] and gc.isenabled() is enabled  # even after a failed build
+    finally:
+        gc.enable() if was else gc.disable()
+
+
+def test_a_build_leaves_no_cyclic_garbage(tmp_path: Path) -> None:
+    # what makes pausing the collector harmless: there is nothing for it to collect afterwards
+    config = make_config(tmp_path)
+    with seed_store(config, _malicious_extra()) as store:
+        publish_digests(config, store, all_weeks=True, now=NOW)  # templates compiled, modules warm
+        shutil.rmtree(config.output_dir)
+        was = gc.isenabled()
+        gc.collect()
+        gc.disable()
+        try:
+            publish_digests(config, store, all_weeks=True, now=NOW)
+            assert gc.collect() == 0
+        finally:
+            if was:
+                gc.enable()
 
 
 # -- performance ------------------------------------------------------------------------------------------
