@@ -3,7 +3,7 @@
 
 ::
 
-    python bench/run.py                  N=1,000 sources, 3 runs, medians  (~7 min on 2 cores)
+    python bench/run.py                  N=1,000 sources, 3 runs, medians  (~4 min on 2 cores)
     python bench/run.py --quick          1 run, reader with 4 workers only  (~1.5 min)
     python bench/run.py --n 200 --runs 5 --out /tmp/bench --profile
 
