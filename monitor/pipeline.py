@@ -263,6 +263,9 @@ def user_agent(config: Config) -> str:
     return f"DigestMonitor/{__version__} (+{config.site_url}; polite author-page monitor)"
 
 
+_Validators = dict[tuple[str, str], tuple[str | None, str | None, str | None]]
+
+
 @dataclass
 class _Run:
     """The mutable working state of one source run (never leaves this module)."""
@@ -277,6 +280,8 @@ class _Run:
     decisions: dict[PostData, tuple[str, str, StoredPost | None, Decision]] = field(default_factory=dict)
     observations: dict[str, Observation] = field(default_factory=dict)
     http_cache: dict[str, tuple[str | None, str | None, str | None]] = field(default_factory=dict)
+    # the run's validators read up front, by (source, url); each is taken (popped) when used
+    validators: _Validators = field(default_factory=dict)
     pages: int = 0
     http_status: int | None = None
     post_count: int | None = None
@@ -303,8 +308,6 @@ class Pipeline:
         self.clock = clock
         #: worker processes for parsing (None: one per core, at most MAX_PARSE_WORKERS; 0: none)
         self.parse_workers = default_parse_workers() if parse_workers is None else parse_workers
-        # validators of the run's first pages and feeds, by (source, url), read in one go at its start
-        self._validators: dict[tuple[str, str], tuple[str | None, str | None, str | None]] = {}
 
     # -- public -------------------------------------------------------------------------
 
@@ -317,7 +320,8 @@ class Pipeline:
         chosen = [s for s in self.config.sources if names is None or s.name in names]
         first_urls = [(s.name, s.url) for s in chosen] + [(s.name, st.feed_url) for s in chosen
                                                           if (st := states.get(s.name)) and st.feed_url]
-        self._validators = self.store.http_caches(first_urls)
+        # validators of the first pages and feeds, read in one go (others are read when fetched)
+        validators = self.store.http_caches(first_urls)
         fetcher = self._fetcher or Fetcher(self.config.fetch, user_agent=user_agent(self.config))
         sem = asyncio.Semaphore(self.config.fetch.concurrency)
         results: list[SourceResult] = []
@@ -333,7 +337,7 @@ class Pipeline:
                 res = SourceResult(src.name, "skipped")
             else:
                 async with sem:
-                    res = await self._run_source(src, state, fetcher, pool)
+                    res = await self._run_source(src, state, fetcher, pool, validators)
             if on_result:
                 on_result(res)
             return res
@@ -363,10 +367,11 @@ class Pipeline:
     # -- one source -------------------------------------------------------------------------
 
     async def _run_source(self, src: SourceConfig, state: SourceState | None, fetcher: Fetcher,
-                          pool: _ParsePool | None = None) -> SourceResult:
+                          pool: _ParsePool | None = None,
+                          validators: _Validators | None = None) -> SourceResult:
         started = self.clock()
         t0 = time.monotonic()
-        run = _Run(src, state, pool, feed_url=state.feed_url if state else None)
+        run = _Run(src, state, pool, feed_url=state.feed_url if state else None, validators=validators or {})
         run.full = state is None or state.last_full_at is None or started - state.last_full_at >= FULL_SWEEP_EVERY
         error: MonitorError | None = None
         try:
@@ -419,7 +424,7 @@ class Pipeline:
 
     async def _get(self, run: _Run, fetcher: Fetcher, url: str) -> Response | None:
         """Conditional GET; None when the server or the body hash says nothing changed."""
-        cached = self._validators.pop((run.source.name, url), None)
+        cached = run.validators.pop((run.source.name, url), None)
         if cached is None:
             cached = self.store.http_cache(run.source.name, url)
         etag, last_modified, body_hash = cached
