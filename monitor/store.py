@@ -209,10 +209,15 @@ _POST_COLUMNS = ("id", "source", "identity", "url", "title", "published", "date_
                  "author", "outlet", "original_date", "guid", "wp_id", "origin", "hash", "first_seen",
                  "last_seen", "last_changed", "versions")
 _POST_SELECT = ", ".join(_POST_COLUMNS)
-_POST_SELECT_NO_CONTENT = ", ".join("'' AS content" if c == "content" else c for c in _POST_COLUMNS)
 _N_POST = len(_POST_COLUMNS)
 _VERSION_COLUMNS = ("post_id", "number", "seen_at", "title", "excerpt", "content", "published", "changes")
 _VERSION_SELECT = ", ".join(_VERSION_COLUMNS)
+
+
+def _select(columns: Sequence[str], table: str = "", *, content: bool = True) -> str:
+    """A SELECT list of ``columns`` (of ``table``); ``content=False`` reads ``''`` for content."""
+    prefix = f"{table}." if table else ""
+    return ", ".join("'' AS content" if c == "content" and not content else prefix + c for c in columns)
 
 
 def _post_row(t: Sequence[Any]) -> StoredPost:
@@ -408,11 +413,7 @@ class Store:
 
     def http_cache(self, source: str, url: str) -> tuple[str | None, str | None, str | None]:
         """(etag, last_modified, body_hash) remembered for ``url`` by ``source``'s runs."""
-        with self._errors("reading the HTTP cache"):
-            row = self.db.conn.execute(
-                "SELECT etag, last_modified, body_hash FROM http_cache WHERE source = ? AND url = ?",
-                [source, url]).fetchone()
-        return (row[0], row[1], row[2]) if row else (None, None, None)
+        return self.http_caches([(source, url)]).get((source, url), (None, None, None))
 
     def http_caches(self, keys: Iterable[tuple[str, str]]
                     ) -> dict[tuple[str, str], tuple[str | None, str | None, str | None]]:
@@ -483,7 +484,7 @@ class Store:
         content (``""``), which a digest never shows and which is most of a post's bytes."""
         with self._errors("reading posts"):
             rows = self.db.conn.execute(
-                f"SELECT {_POST_SELECT if content else _POST_SELECT_NO_CONTENT} FROM posts "
+                f"SELECT {_select(_POST_COLUMNS, content=content)} FROM posts "
                 "WHERE published >= ? AND published < ? "
                 "ORDER BY published DESC, id ASC",
                 [iso(start), iso(end)],
@@ -495,11 +496,8 @@ class Store:
         """Versions > 1 seen in [start, end), with their post, oldest first (``content=False``:
         post and version without their content, as in :meth:`posts_published_between`)."""
         # one query (the post joined in), not one more per changed post
-        def col(table: str, c: str) -> str:
-            return f"{table}.{c}" if content or c != "content" else "'' AS content"
-
-        version_cols = ", ".join(col("v", c) for c in _VERSION_COLUMNS)
-        post_cols = ", ".join(col("p", c) for c in _POST_COLUMNS)
+        version_cols = _select(_VERSION_COLUMNS, "v", content=content)
+        post_cols = _select(_POST_COLUMNS, "p", content=content)
         with self._errors("reading versions"):
             rows = self.db.conn.execute(
                 f"SELECT {version_cols}, {post_cols} FROM versions v JOIN posts p ON p.id = v.post_id "
@@ -531,9 +529,7 @@ class Store:
         return out
 
     def versions(self, post_id: int) -> list[Version]:
-        with self._errors("reading versions"):
-            return [_version_row(r) for r in self.db.conn.execute(
-                f"SELECT {_VERSION_SELECT} FROM versions WHERE post_id = ? ORDER BY number", [post_id])]
+        return self.versions_of([post_id])[post_id]
 
     def first_published(self) -> dt.datetime | None:
         with self._errors("reading posts"):
