@@ -41,6 +41,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import hashlib
+import importlib.resources
 import json
 import os
 import re
@@ -85,7 +86,9 @@ __all__ = [
     "sanitize",
 ]
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+#: The templates: the package ``monitor.templates`` (the repository's top-level templates/,
+#: mapped into the package by pyproject.toml), so a wheel, pipx or editable install all find them.
+TEMPLATES_DIR = Path(str(importlib.resources.files("monitor.templates")))
 
 #: Tags kept by :func:`sanitize`; everything else is unwrapped (its text kept) ...
 ALLOWED_TAGS = frozenset({

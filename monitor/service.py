@@ -479,8 +479,12 @@ class Service:
     async def stop(self) -> None:
         """No new work; cancel the fetches in flight; let a publish finish the week it writes."""
         self._stopping.set()
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        # stop() runs twice on a signal (serve_forever's finally and the process's); APScheduler's
+        # shutdown only takes effect on the loop's next turn, so ``running`` is still true then:
+        # forget the scheduler before shutting it down, so the second call has nothing to stop.
+        scheduler, self.scheduler = self.scheduler, None
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=False)
         tasks: list[asyncio.Task[Any]] = [*self._inflight.values()]
         if self._publishing is not None and not self._publishing.done():
             tasks.append(self._publishing)

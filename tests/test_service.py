@@ -493,6 +493,7 @@ def test_service_fetches_publishes_serves_and_stops(tmp_path, sample, procs):
     assert "Iran Interlink: ok new=10" in log  # one line per source run, with counts
     assert "Broken failed" in log and "500" in log  # every error, with its reason
     assert "Running job" not in log  # APScheduler's per-tick chatter stays at debug
+    assert "Traceback" not in log and "SchedulerNotRunningError" not in log  # a clean stop
     # the lock is free again
     with DatabaseLock(db):
         pass
@@ -687,3 +688,5 @@ def test_sigint_stops_too(tmp_path, sample, procs):
     t0 = time.monotonic()
     svc.proc.send_signal(signal.SIGINT)
     assert svc.wait(5) == 0 and time.monotonic() - t0 < 5
+    log = svc.log()
+    assert "stopping" in log and "Traceback" not in log and "SchedulerNotRunningError" not in log
