@@ -22,7 +22,7 @@ from .pipeline import run_once
 from .publish import publish_digests
 from .sample.server import serve as serve_sample
 from .sample.site import SampleSite
-from .serve import SiteServer
+from .web import SiteServer
 from .store import Store
 
 UTC = dt.timezone.utc

@@ -72,7 +72,7 @@ from .config import Config
 from .errors import AlreadyRunning, MonitorError
 from .lock import DatabaseLock
 from .models import SourceResult
-from .serve import SiteServer, health_report
+from .web import SiteServer, health_report
 from .store import Store
 
 if TYPE_CHECKING:

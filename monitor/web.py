@@ -41,7 +41,7 @@ from .store import Store
 
 __all__ = ["SiteServer", "content_type", "health_report", "is_loopback", "resolve_path"]
 
-log = logging.getLogger("monitor.serve")
+log = logging.getLogger("monitor.web")
 
 UTC = dt.timezone.utc
 
