@@ -113,12 +113,17 @@ def test_last_complete_week_ending() -> None:
     assert f(dt.datetime(2020, 11, 2, tzinfo=UTC), "sunday", UTC) == dt.date(2020, 11, 1)
 
 
-def test_weeks_with_posts_and_weeks_between() -> None:
-    ps = [post(day=(2020, 10, 28)), post(day=(2020, 10, 24)), post(day=(2020, 10, 16)), post(day=(2019, 1, 23))]
-    ps.append(dataclasses.replace(ps[0], published=None))
-    assert dg.weeks_with_posts(ps, "friday", LONDON) == [dt.date(2019, 1, 25), dt.date(2020, 10, 16),
-                                                           dt.date(2020, 10, 30)]
-    assert dg.weeks_with_posts([local(2020, 10, 28)], "friday", LONDON) == [dt.date(2020, 10, 30)]
+def test_calendar_weeks_to_build_and_weeks_between() -> None:
+    cal = dg.Calendar("friday", 5, dt.time(6), LONDON)
+    now = dt.datetime(2020, 10, 31, 7, tzinfo=UTC)  # Saturday: the week ending 10-30 is over
+    first = local(2020, 10, 14)
+    assert cal.weeks_to_build(now, first, all_weeks=True) == ([dt.date(2020, 10, 16), dt.date(2020, 10, 23),
+                                                                dt.date(2020, 10, 30)], [])
+    assert cal.weeks_to_build(now, None, all_weeks=True) == ([], [])
+    assert cal.weeks_to_build(now, first) == ([dt.date(2020, 10, 30)], [])  # default: the last complete week
+    assert cal.weeks_to_build(now, first, week_ending=dt.date(2020, 10, 20)) == ([dt.date(2020, 10, 23)], [])
+    assert cal.weeks_to_build(now, first, week_ending=dt.date(2020, 11, 2)) == (
+        [], [(dt.date(2020, 11, 6), "not over yet")])
     assert dg.weeks_between(dt.date(2020, 10, 10), dt.date(2020, 10, 30)) == [
         dt.date(2020, 10, 16), dt.date(2020, 10, 23), dt.date(2020, 10, 30)]
     assert dg.weeks_between(dt.date(2020, 10, 30), dt.date(2020, 10, 10)) == []
