@@ -6,6 +6,7 @@
     python bench/run.py                  N=1,000 sources, 3 runs, medians  (~4 min on 2 cores)
     python bench/run.py --quick          1 run, reader with 4 workers only  (~1.5 min)
     python bench/run.py --n 200 --runs 5 --out /tmp/bench --profile
+    python bench/run.py --service [...]  the service (`monitor run`) rows instead: bench/service.py
 
 ``--profile`` writes pyinstrument profiles of run 1 to ``<out>/profiles/`` (to read, not to
 quote: the profiler slows what it profiles, so that run's numbers are pessimistic).
@@ -948,6 +949,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in ("_child", "_serve"):
         return child_main(argv)
+    if argv and argv[0] == "--service":  # the service's rows: bench/service.py (see its --help)
+        import service
+
+        return service.main(argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1000, help="sources on the sample site (default 1000)")

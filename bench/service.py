@@ -465,7 +465,9 @@ class ServiceBench:
         cold.update(wall_s=first, peak_tree_rss_mb=w.peak_tree_mb)
         cold_peak = w.peak_tree_mb
         log(f"  cold cycle {first:.1f} s, {cold['cpu_s']:.1f} CPU s (background {cold.get('background_cores', 0):.2f})")
-        settled = wait_settled(w, db, quiet_s=6.0)
+        # publishing a catch-up week of 20,000 posts takes longer than the quiet stretch: the
+        # service's CPU tells a publish (a core) from warm runs (a few % of one)
+        settled = wait_settled(w, db, quiet_s=10.0, busy_cores=0.25, timeout=900)
         self.server_stats()
         id0 = last_log_id(db)
         load = Load(self.bench, w)
@@ -499,7 +501,7 @@ class ServiceBench:
         w = self.service(cfg, "memory", interval=5.0)
         load = Load(self.bench)
         first = wait_first_cycle(w, db, n, timeout=600, poll=0.5)
-        settled = wait_settled(w, db, quiet_s=6.0)
+        settled = wait_settled(w, db, quiet_s=10.0, busy_cores=0.25, timeout=900)
         t_settled = time.monotonic() - w.t0
         id0 = last_log_id(db)
         cpu0 = w.cpu_now()
@@ -577,6 +579,7 @@ class ServiceBench:
                 cold, idle = self.row_cold(a.n, a.runs if 1 in rows else 1, a.idle_seconds if 3 in rows else 0)
                 if 1 in rows:
                     out["cold"] = cold
+                    cold["cpu_ratio"] = cold["service_first_cycle_cpu_s"] / cold["fetch_cpu_s"]
                 if idle is not None:
                     out["idle"] = idle
             if 5 in rows:
@@ -628,7 +631,8 @@ def table(res: dict[str, Any]) -> str:
     if c := r.get("cold"):
         lines.append(f"| Fresh `monitor run`, {c['sources']:,} sources: first cycle vs cold `monitor fetch` "
                      f"(whole processes, median of {c['runs']}) | {c['service_first_cycle_s']:.2f} s vs "
-                     f"{c['fetch_wall_s']:.2f} s = **{c['ratio']:.2f}x** | <= 1.2x: {mark[c['met']]} | "
+                     f"{c['fetch_wall_s']:.2f} s = **{c['ratio']:.2f}x** (CPU {c['service_first_cycle_cpu_s']:.1f} s vs "
+                     f"{c['fetch_cpu_s']:.1f} s) | <= 1.2x: {mark[c['met']]} | "
                      f"{bg(c['background_cores'])} |")
     if s := r.get("steady"):
         sm, lg, h = s["small"], s["large"], s["hourly"]

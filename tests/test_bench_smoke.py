@@ -155,3 +155,56 @@ def test_no_python_for_workers_means_parsing_in_this_process(tmp_path, monkeypat
         expected = _ingest(site, tmp_path / "inline.db", 0)
         monkeypatch.setattr(_sys, "executable", "/bin/false")  # the workers cannot start
         assert _ingest(site, tmp_path / "fallback.db", 2) == expected
+
+
+# -- bench/service.py: the service (`monitor run`) as a whole process ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def service_bench(tmp_path_factory):
+    """Every row of bench/service.py on a tiny site, through bench/run.py's ``--service`` flag."""
+    out = tmp_path_factory.mktemp("service-bench")
+    proc = subprocess.run(
+        [sys.executable, str(BENCH), "--service", "--quick", "--n", "12", "--runs", "1", "--idle-seconds", "3",
+         "--steady-window", "3", "--memory-minutes", "0.4", "--short-seconds", "8", "--out", str(out)],
+        check=False, capture_output=True, text=True, timeout=400, cwd=ROOT,
+    )
+    return proc, out
+
+
+def test_service_bench_exits_0_and_prints_every_row(service_bench):
+    proc, out = service_bench
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    for row in ("first cycle vs cold `monitor fetch`", "Warm source run (304)", "sources due hourly",
+                "Nothing due", "RSS over", "`every: 5s`"):
+        assert row in proc.stdout, row
+    rows = json.loads((out / "service-latest.json").read_text())["rows"]
+    assert set(rows) == {"cold", "idle", "steady", "memory", "short"}
+
+
+def test_service_bench_measures_what_it_says(service_bench):
+    """Timings are not asserted; what the service did in each window is."""
+    _, out = service_bench
+    rows = json.loads((out / "service-latest.json").read_text())["rows"]
+    cold = rows["cold"]
+    assert cold["fetches"][0]["exit_code"] == 0
+    service = cold["services"][0]
+    assert service["statuses"] == {"ok": 12}  # the first cycle ingested every source, once
+    assert service["stop"] == {**service["stop"], "exit_code": 0, "traceback": False}  # SIGTERM: clean
+    assert cold["ratio"] > 0 and cold["fetch_wall_s"] > 0
+    # nothing due: not one source ran in the idle window
+    assert rows["idle"]["sources"] == 12 and rows["idle"]["source_runs_in_window"] == 0
+    # the warm window holds only warm runs: every one a 304, at both sizes
+    for size, n in (("small", 12), ("large", 120)):
+        warm = rows["steady"][size]["warm"]
+        assert rows["steady"][size]["sources"] == n
+        assert warm["source_runs"] > 0 and warm["statuses"] == {"not_modified": warm["source_runs"]}
+        assert warm["cpu_ms_per_run"] > 0
+    assert rows["steady"]["hourly"]["sources"] == 120 and rows["steady"]["hourly"]["peak_rss_mb"] > 0
+    memory = rows["memory"]
+    assert memory["samples"] and all(s[1] > 0 for s in memory["samples"])
+    assert isinstance(memory["slope_mb_per_min"], float)
+    short = rows["short"]
+    # a source never runs before its interval (minus the 10% jitter) has passed
+    assert short["gaps"] > 0 and short["min_s"] >= 4.5
