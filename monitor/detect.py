@@ -29,7 +29,7 @@ can be told apart from an edit.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 import difflib
 import functools
@@ -175,7 +175,7 @@ def decide(old: StoredPost | None, new: PostData, *, tz: ZoneInfo) -> Decision:
 
     changes: list[FieldChange] = []
 
-    def text_field(name: str, old_raw: str, new_raw: str, norm) -> None:
+    def text_field(name: str, old_raw: str, new_raw: str, norm: Callable[[str], str]) -> None:
         if not new_raw or not old_raw:  # not observed this time, or first observed now: not an edit
             return
         o, n = norm(old_raw), norm(new_raw)

@@ -40,6 +40,7 @@ from operator import attrgetter
 from urllib.parse import quote, urlsplit
 
 from .models import Digest, DigestItem, FieldChange, StoredPost, Version
+from .urls import same_post_key
 
 __all__ = [
     "DIGEST_TITLE_RE",
@@ -355,20 +356,11 @@ def digest_guid(site_title: str, week_ending: dt.date) -> str:
 # -- selection ------------------------------------------------------------------------------------
 
 
-_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
 
 
 def url_key(url: str) -> str:
-    """A URL reduced for "is this the same post": no scheme, www., fragment or trailing slash."""
-    u = clean_line(url).lower().split("#", 1)[0]
-    if u.startswith("https://"):  # what _SCHEME takes away from most URLs
-        u = u[8:]
-    elif u.startswith("http://"):
-        u = u[7:]
-    else:
-        u = _SCHEME.sub("", u)
-    u = u.removeprefix("www.")
-    return u.rstrip("/")
+    """A URL reduced for "is this the same post" (:func:`monitor.urls.same_post_key`)."""
+    return same_post_key(clean_line(url))
 
 
 def _dedupe_keys(post: StoredPost) -> tuple[str, ...]:

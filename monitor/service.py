@@ -72,6 +72,7 @@ from .config import Config
 from .errors import AlreadyRunning, MonitorError
 from .lock import DatabaseLock
 from .models import SourceResult, SourceState
+from .schedule import backoff_delay
 from .web import SiteServer, health_report
 
 __all__ = [
@@ -88,6 +89,9 @@ log = logging.getLogger("monitor.service")
 UTC = dt.timezone.utc
 Clock = Callable[[], dt.datetime]
 FAKE_NOW_ENV = "MONITOR_FAKE_NOW"
+#: A failed publish is retried after 1 min, then 2, 4, ... up to 1 h (schedule.backoff_delay).
+PUBLISH_RETRY_FIRST = 60.0
+PUBLISH_RETRY_MAX = 3600.0
 #: How long a stop waits for a publish that is writing a week before giving up on it.
 STOP_GRACE = 4.0
 _CRON_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -192,7 +196,7 @@ class Service:
         self._publishing: asyncio.Task[bool] | None = None
         self._publish_again = False
         self._publish_retry_at: dt.datetime | None = None
-        self._publish_retry_delay = 60.0
+        self._publish_failures = 0  # failed publish passes in a row
         self._newest_seen: dt.date | None = None  # the newest due week when publish_due last ran
         self._stopping = threading.Event()  # also read by the publish thread between weeks
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-publish")
@@ -330,7 +334,7 @@ class Service:
             raise
         if ok:
             self._publish_retry_at = None
-            self._publish_retry_delay = 60.0
+            self._publish_failures = 0
             self.last_publish_error = None
         else:
             self._schedule_retry()
@@ -339,9 +343,10 @@ class Service:
     def _schedule_retry(self) -> None:
         """A failed publish is tried again by a later tick: 1 min, 2, 4, … up to 1 h."""
         self.failed_publishes += 1
-        self._publish_retry_at = self.clock() + dt.timedelta(seconds=self._publish_retry_delay)
+        delay = backoff_delay(PUBLISH_RETRY_FIRST, self._publish_failures, PUBLISH_RETRY_MAX)
+        self._publish_failures += 1
+        self._publish_retry_at = self.clock() + dt.timedelta(seconds=delay)
         log.warning("publishing will be retried at %s", self._publish_retry_at.isoformat(timespec="seconds"))
-        self._publish_retry_delay = min(self._publish_retry_delay * 2, 3600.0)
 
     def _publish_weeks(self, weeks: list[dt.date], now: dt.datetime) -> bool:
         """In the publish thread, with its own connection: each week, oldest first, once."""

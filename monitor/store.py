@@ -23,10 +23,10 @@ import datetime as dt
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -265,6 +265,9 @@ def _wrap(e: sqlite3.Error, what: str, path: Path | str) -> StorageError:
     return StorageError(f"database error while {what}: {msg}")
 
 
+T = TypeVar("T")
+
+
 class Store:
     """The monitor's database. Open with :meth:`open`; close when done."""
 
@@ -301,7 +304,7 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _retry(self, fn, what: str):
+    def _retry(self, fn: Callable[[], T], what: str) -> T:
         """Run ``fn``; on 'database is locked' retry with backoff until busy_timeout."""
         deadline = time.monotonic() + self.busy_timeout
         delay = 0.05
@@ -370,7 +373,7 @@ class Store:
         """:meth:`http_cache` for many (source, url) pairs in a few queries (those never fetched
         are left out)."""
         keys = list(dict.fromkeys(keys))
-        out = {}
+        out: dict[tuple[str, str], tuple[str | None, str | None, str | None]] = {}
         with self._errors("reading the HTTP cache"):
             for i in range(0, len(keys), 400):
                 chunk = keys[i:i + 400]
@@ -398,11 +401,12 @@ class Store:
         if source:
             sql, params = sql + " WHERE source = ?", [source]
         with self._errors("counting posts"):
-            return next(self._rows(sql, params))["n"]
+            return int(next(self._rows(sql, params))["n"])
 
     def posts(self, *, source: str | None = None, since: dt.datetime | None = None,
               changed: bool = False) -> list[StoredPost]:
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if source:
             where.append("source = ?")
             params.append(source)
@@ -601,4 +605,4 @@ class Store:
 
     def integrity_check(self) -> str:
         with self._errors("checking integrity"):
-            return next(self.db.query("PRAGMA integrity_check"))["integrity_check"]
+            return str(next(self._rows("PRAGMA integrity_check"))["integrity_check"])
