@@ -257,3 +257,13 @@ class RunWrites:
     feed_url: str | None = None  # discovered author feed
     last_full_at: dt.datetime | None = None  # the last run that read every page
     shrunk: tuple[int, int] = (0, 0)  # (shrunk_count, shrunk_runs) to remember; (0, 0) forgets
+
+
+@dataclass(frozen=True)
+class PublishingState:
+    """The service's last publish pass: ok, or the error and when it is retried."""
+
+    attempted_at: dt.datetime | None
+    ok: bool
+    last_error: str | None = None
+    retry_at: dt.datetime | None = None

@@ -71,7 +71,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from .config import Config
 from .errors import AlreadyRunning, MonitorError
 from .lock import DatabaseLock
-from .models import SourceResult, SourceState
+from .models import PublishingState, SourceResult, SourceState
 from .schedule import backoff_delay
 from .web import SiteServer, health_report
 
@@ -150,6 +150,7 @@ class App(Protocol):
     def states(self, names: Sequence[str] | None = None) -> dict[str, SourceState]: ...
     def unpublished_weeks(self, now: dt.datetime) -> list[dt.date]: ...
     def is_published(self, week: dt.date) -> bool: ...
+    def record_publishing(self, state: PublishingState) -> None: ...
 
 
 class Publisher(Protocol):
@@ -338,7 +339,16 @@ class Service:
             self.last_publish_error = None
         else:
             self._schedule_retry()
+        self._record_publishing(ok)
         return ok
+
+    def _record_publishing(self, ok: bool) -> None:
+        """Remember this pass in the database, so `monitor status` shows a failing publish too."""
+        try:
+            self.app.record_publishing(PublishingState(self.clock(), ok, self.last_publish_error,
+                                                       self._publish_retry_at))
+        except MonitorError as e:
+            log.error("could not record the publishing state: %s", e.reason)
 
     def _schedule_retry(self) -> None:
         """A failed publish is tried again by a later tick: 1 min, 2, 4, … up to 1 h."""
@@ -414,12 +424,14 @@ class Service:
                 self.last_publish_error = e.reason
                 ok = False
                 self._schedule_retry()
+                self._record_publishing(ok)
             except Exception as e:  # noqa: BLE001 -- logged with its traceback; retried
                 log.error("internal error while publishing: %s: %s\n%s", type(e).__name__, e,
                           traceback.format_exc())
                 self.last_publish_error = f"internal error {type(e).__name__}: {e}"
                 ok = False
                 self._schedule_retry()
+                self._record_publishing(ok)
             if not self._publish_again or self.stopping:
                 return ok
 

@@ -32,7 +32,16 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from .errors import StorageError
-from .models import FieldChange, PostWrite, RunWrites, SourceResult, SourceState, StoredPost, Version
+from .models import (
+    FieldChange,
+    PostWrite,
+    PublishingState,
+    RunWrites,
+    SourceResult,
+    SourceState,
+    StoredPost,
+    Version,
+)
 
 UTC = dt.timezone.utc
 
@@ -175,6 +184,14 @@ def _m0004(db: Database) -> None:
     # a first page with far fewer posts than before, and how many runs in a row have seen it
     db.execute("ALTER TABLE sources ADD COLUMN shrunk_count INTEGER")
     db.execute("ALTER TABLE sources ADD COLUMN shrunk_runs INTEGER NOT NULL DEFAULT 0")
+
+
+@migrations(name="0005_publishing_state")
+def _m0005(db: Database) -> None:
+    # the service's last publish pass: a failing publish shows in `monitor status` and /healthz
+    # (from any process) until a pass succeeds
+    db.execute("CREATE TABLE publishing (id INTEGER PRIMARY KEY CHECK (id = 1), attempted_at TEXT, "
+               "ok INTEGER NOT NULL, last_error TEXT, retry_at TEXT)")
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -602,6 +619,25 @@ class Store:
         with self._errors("reading digests"):
             rows = list(self._rows("SELECT * FROM digests WHERE week_ending = ?", [week_ending.isoformat()]))
         return rows[0] if rows else None
+
+    def set_publishing(self, state: PublishingState) -> None:
+        """Record the service's last publish pass, as given."""
+        with self._errors("recording the publishing state"):
+            self._retry(lambda: self.db.execute(
+                "INSERT INTO publishing (id, attempted_at, ok, last_error, retry_at) VALUES (1, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET attempted_at = excluded.attempted_at, ok = excluded.ok, "
+                "last_error = excluded.last_error, retry_at = excluded.retry_at",
+                [iso(state.attempted_at), int(state.ok), state.last_error, iso(state.retry_at)]),
+                "recording the publishing state")
+            self.db.conn.commit()
+
+    def publishing(self) -> PublishingState | None:
+        with self._errors("reading the publishing state"):
+            row = self.db.conn.execute(
+                "SELECT attempted_at, ok, last_error, retry_at FROM publishing WHERE id = 1").fetchone()
+        if row is None:
+            return None
+        return PublishingState(parse_iso(row[0]), bool(row[1]), row[2], parse_iso(row[3]))
 
     def integrity_check(self) -> str:
         with self._errors("checking integrity"):

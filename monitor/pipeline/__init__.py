@@ -28,7 +28,7 @@ from ..config import Config
 from ..errors import ExtractError, SourceError
 from ..extract import extract, normalize_url
 from ..fetch import Fetcher
-from ..models import Page, Response, SourceResult, SourceState, StoredPost, Version
+from ..models import Page, PublishingState, Response, SourceResult, SourceState, StoredPost, Version
 from ..storage import Storage
 from ..workers import ParsePool
 from .ingest import POOL_MIN_SOURCES, Clock, Ingest, same_host, user_agent, utcnow, wants_pool
@@ -109,6 +109,13 @@ class Monitor:
 
     def week_has_content(self, week: dt.date) -> bool:
         return week_has_content(self.config, self.store, week)
+
+    def record_publishing(self, state: PublishingState) -> None:
+        """Remember the last publish pass (the service's), for `monitor status` and /healthz."""
+        self.store.set_publishing(state)
+
+    def publishing(self) -> PublishingState | None:
+        return self.store.publishing()
 
     # -- reads ------------------------------------------------------------------------------------
 
