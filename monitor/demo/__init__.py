@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import signal
-import sys
 import tempfile
 import threading
 from pathlib import Path
 
 import click
 
-from .config import parse_config
-from .pipeline import Monitor
-from .sample.server import serve as serve_sample
-from .sample.site import SampleSite
-from .web import SiteServer
+from ..config import parse_config
+from ..pipeline import Monitor
+from ..sample.server import serve as serve_sample
+from ..sample.site import SampleSite
+from ..web import SiteServer
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def demo_config(site_base: str, digest_url: str, workdir: Path) -> dict:
@@ -83,6 +82,3 @@ def run_demo(*, port: int = 8000, workdir: Path | None = None, serve: bool = Tru
         finally:
             digest_server.shutdown()
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(run_demo())
