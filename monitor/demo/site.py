@@ -172,21 +172,17 @@ def _block(u: _Urls, a: SampleAuthor, posts: Sequence[SamplePost], page: int, pa
 
 
 def _text(u: _Urls, a: SampleAuthor, posts: Sequence[SamplePost], page: int, pages: int) -> str:
-    """Iran Interlink's own layout: few classes, the date as text, empty for a same-day post."""
+    """Iran Interlink's own layout: few classes, the date as text."""
     out = [f"<h1>Author: {esc(a.name)}</h1>", f'<div class="author-box"><h2>{esc(a.name)}</h2>',
            f"<p>{esc(a.bio)}</p>"]
     if a.twitter:
         out.append(f'<p>Twitter: <a href="https://twitter.com/{esc(a.twitter)}">{esc(a.twitter)}</a></p>')
     out.append("</div>")
-    prev = None
-    for p in posts:
-        day = p.posted_on.strftime("%Y/%m/%d") if p.posted_on != prev else ""
-        prev = p.posted_on
-        out.append(f"""<div class="post">
+    out += [f"""<div class="post">
 <h3><a href="{esc(u.post(p))}">{esc(p.title)}</a></h3>
-<p class="date">Posted on: {day}</p>
+<p class="date">Posted on: {p.posted_on.strftime("%Y/%m/%d")}</p>
 <p>{_excerpt(u, p)}</p>
-</div>""")
+</div>""" for p in posts]
     nav = []
     if page < pages:
         nav.append(f'<a href="{esc(u.author(a, page + 1))}">Older posts</a>')
