@@ -77,16 +77,16 @@ from .web import SiteServer, health_report
 
 __all__ = [
     "FAKE_NOW_ENV",
+    "TICK_SECONDS",
     "Service",
     "build_scheduler",
     "clock_from_env",
     "run_service",
-    "TICK_SECONDS",
 ]
 
 log = logging.getLogger("monitor.service")
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 Clock = Callable[[], dt.datetime]
 FAKE_NOW_ENV = "MONITOR_FAKE_NOW"
 #: A failed publish is retried after 1 min, then 2, 4, ... up to 1 h (schedule.backoff_delay).
@@ -542,7 +542,7 @@ def _quiet_libraries() -> None:
 
 
 def _error(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr, flush=True)
+    print(f"error: {message}", file=sys.stderr, flush=True)  # noqa: T201 -- before logging is set up
 
 
 def run_service(config: Config, *, once: bool = False, clock: Clock | None = None) -> int:

@@ -9,11 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from monitor.config import SourceConfig
-from monitor.detect import decide
+from monitor.detect import decide, post_write
 from monitor.errors import StorageError
-from monitor.models import PostData, SourceResult
-from monitor.detect import post_write
-from monitor.models import RunWrites
+from monitor.models import PostData, RunWrites, SourceResult
 from monitor.store import Store
 
 TZ = ZoneInfo("Europe/London")
