@@ -31,7 +31,8 @@ from ..fetch import Fetcher
 from ..models import Page, PublishingState, Response, SourceResult, SourceState, StoredPost, Version
 from ..storage import Storage
 from ..workers import ParsePool
-from .ingest import POOL_MIN_SOURCES, Clock, Ingest, same_host, user_agent, utcnow, wants_pool
+from ..urls import same_host
+from .ingest import POOL_MIN_SOURCES, Clock, Ingest, user_agent, utcnow, wants_pool
 from .publishing import BuildReport, publish_digests, week_has_content
 
 __all__ = ["POOL_MIN_SOURCES", "BuildReport", "Ingest", "Monitor", "check_url", "publish_digests", "run_once",
