@@ -30,8 +30,8 @@ from ..extract import extract, normalize_url
 from ..fetch import Fetcher
 from ..models import Page, PublishingState, Response, SourceResult, SourceState, StoredPost, Version
 from ..storage import Storage
-from ..workers import ParsePool
 from ..urls import same_host
+from ..workers import ParsePool
 from .ingest import POOL_MIN_SOURCES, Clock, Ingest, user_agent, utcnow, wants_pool
 from .publishing import BuildReport, publish_digests, week_has_content
 
