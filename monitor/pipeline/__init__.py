@@ -63,8 +63,12 @@ class Monitor:
 
         store = Store.open(config.database, busy_timeout=busy_timeout)
         try:
-            if register:
-                store.sync_sources(config.sources, clock())
+            if register:  # only what is new or changed: a start with nothing to register writes nothing
+                states = store.source_states()
+                changed = [s for s in config.sources
+                           if (st := states.get(s.name)) is None or (st.url, st.type) != (s.url, s.type)]
+                if changed:
+                    store.sync_sources(changed, clock())
         except BaseException:
             store.close()
             raise
