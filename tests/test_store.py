@@ -1,7 +1,6 @@
 """Storage against real SQLite files: versions kept, one transaction per run."""
 
 import datetime as dt
-import sqlite3
 import subprocess
 import sys
 import textwrap
