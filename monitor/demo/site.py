@@ -34,7 +34,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .seeds import SampleAuthor, SamplePost, excerpt_html, load_seed_authors
 
-__all__ = ["DemoSite", "RunningSite", "serve"]
+__all__ = ["DemoSite", "Response", "RunningSite"]
 
 NAME = "Iran Interlink"
 TAGLINE = "Mojahedin Khalq cult: news, analysis and help for former members"
@@ -352,7 +352,3 @@ class RunningSite:
                  tb: TracebackType | None) -> None:
         self.stop()
 
-
-def serve(site: DemoSite | None = None, host: str = "127.0.0.1", port: int = 0) -> RunningSite:
-    """Serve ``site`` (default: the seeds) on a free port of ``host`` until ``stop()``."""
-    return RunningSite(site or DemoSite.from_seeds(), host, port)
