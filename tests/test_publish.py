@@ -43,12 +43,10 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 from monitor import digest as dg
 from monitor import publish
 from monitor.config import Config, parse_config
-from monitor.detect import decide, post_hash
+from monitor.detect import decide, post_hash, post_write
 from monitor.errors import PublishError
-from monitor.models import FieldChange, PostData, SourceResult, StoredPost, Version
+from monitor.models import Decision, FieldChange, PostData, RunWrites, SourceResult, StoredPost, Version
 from monitor.pipeline import BuildReport, publish_digests
-from monitor.detect import post_write
-from monitor.models import Decision, RunWrites
 from monitor.store import Store
 
 UTC = dt.UTC
