@@ -262,6 +262,10 @@ def status(config: Config, fmt: str) -> None:
         click.echo(f"{r['source']}: {r['result']}, {r['posts']} posts, last run {r['last_run'] or '-'}, "
                    f"next due {r['next_due'] or 'now'}" + (f"\n  last error: {r['last_error']}"
                                                            if r["last_error"] else ""))
+    from .deliver.status import deliveries_lines
+
+    for line in deliveries_lines(config):
+        click.echo(line)
 
 
 @cli.command()
@@ -329,6 +333,38 @@ def digest(config: Config, week_ending: str | None, all_weeks: bool, lead_url: s
         click.echo(line)
     if not report.files_written and not report.skipped:
         click.echo("nothing to write: every file is up to date")
+
+
+@cli.command()
+@click.option("--week-ending", default=None, metavar="YYYY-MM-DD",
+              help="Deliver this published week [default: every week that is due].")
+@click.option("--resend", is_flag=True, help="Send again to recipients who have it [default week: the newest].")
+@click.option("--dry-run", is_flag=True, help="Write each message as a file (.eml / .json) instead of sending.")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Where --dry-run writes [default: outbox/ next to output_dir].")
+@config_option
+def deliver(config: Config, week_ending: str | None, resend: bool, dry_run: bool, out_dir: Path | None) -> None:
+    """Mail the published digests and send the notifications (deliver: in the config), each once.
+
+    Without --week-ending: every published week that a recipient is due (what `monitor run`
+    does after publishing). Prints each message sent or failed. Exit 0 when all went out, 1 when
+    any failed (temporary failures are retried by the next run).
+    """
+    from .deliver.cli import run_deliver
+
+    week = None
+    if week_ending:
+        try:
+            week = dt.date.fromisoformat(week_ending)
+        except ValueError:
+            raise click.BadParameter(f"expected YYYY-MM-DD, got {week_ending!r}",
+                                     param_hint="--week-ending") from None
+    if dry_run and out_dir is None:
+        out_dir = config.output_dir.parent / "outbox"
+    code, lines = run_deliver(config, week_ending=week, resend=resend, dry_run=out_dir if dry_run else None)
+    for line in lines:
+        click.echo(line, err=code == 2)
+    sys.exit(code)
 
 
 @cli.command()

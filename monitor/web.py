@@ -142,13 +142,19 @@ def health_report(config: Config, store: Store, *,
     if digests:
         d = digests[0]
         last = {"week_ending": d["week_ending"], "title": d["title"], "built_at": d["built_at"]}
-    return {
+    from .deliver.status import deliveries_block
+
+    doc = {
         "status": "ok" if all(s["ok"] for s in sources) else "degraded",
         "version": __version__,
         "sources": sources,
         "last_digest": last,
         "next_runs": {k: _iso(v) for k, v in (next_runs or {}).items()},
     }
+    deliveries = deliveries_block(config, store)
+    if deliveries is not None:
+        doc["deliveries"] = deliveries
+    return doc
 
 
 class _Server(ThreadingHTTPServer):
