@@ -12,6 +12,7 @@ is never in the config, never logged, and scrubbed from any error text that is s
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import smtplib
 import socket
@@ -21,7 +22,7 @@ from email.utils import parseaddr
 from ..config import EmailConfig
 from ..errors import DeliveryError, PermanentDeliveryError, TemporaryDeliveryError
 from .edition import Edition
-from .message import _domain, build_message, message_id
+from .message import _domain, build_message, message_bytes, message_id
 
 __all__ = ["EmailChannel", "classify_smtp_error"]
 
@@ -60,6 +61,20 @@ def _coded(code: int, text: bytes | str, where: str) -> DeliveryError:
     return PermanentDeliveryError(reason) if 500 <= code < 600 else TemporaryDeliveryError(reason)
 
 
+def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
+    """AUTH. smtplib encodes credentials as ASCII, so a password like "pässword" would never get through:
+    such credentials go as AUTH PLAIN in UTF-8 (RFC 4616), the rest through smtplib's own choice."""
+    if (username + password).isascii():
+        smtp.login(username, password)
+        return
+    if "plain" not in (smtp.esmtp_features.get("auth") or "").lower().split():
+        raise smtplib.SMTPException("the server offers no AUTH PLAIN for a non-ASCII user name or password")
+    token = base64.b64encode(b"\0" + username.encode() + b"\0" + password.encode()).decode("ascii")
+    code, resp = smtp.docmd("AUTH", "PLAIN " + token)
+    if code not in (235, 503):
+        raise smtplib.SMTPAuthenticationError(code, resp)
+
+
 class EmailChannel:
     """``deliver.email``: the channel ``email``, one recipient per address in ``to``."""
 
@@ -76,7 +91,7 @@ class EmailChannel:
         return message_id(edition, recipient, _domain(self.config, edition), generation)
 
     def preview(self, edition: Edition, recipient: str, msg_id: str) -> tuple[str, bytes]:
-        return ".eml", build_message(edition, self.config, recipient, msg_id).as_bytes()
+        return ".eml", message_bytes(build_message(edition, self.config, recipient, msg_id))
 
     def _password(self) -> str | None:
         name = self.config.password_env
@@ -93,7 +108,7 @@ class EmailChannel:
         return text.replace(secret, "********") if secret else text
 
     async def send(self, edition: Edition, recipient: str, msg_id: str) -> None:
-        data = build_message(edition, self.config, recipient, msg_id).as_bytes()
+        data = message_bytes(build_message(edition, self.config, recipient, msg_id))
         password = self._password()
         where = f"{self.config.host}:{self.config.port}"
         try:
@@ -121,7 +136,7 @@ class EmailChannel:
                 smtp.starttls(context=context)
                 smtp.ehlo()
             if c.username and password is not None:
-                smtp.login(c.username, password)
+                _login(smtp, c.username, password)
             sender = parseaddr(c.sender)[1]
             options = ["SMTPUTF8"] if smtp.has_extn("smtputf8") and not recipient.isascii() else []
             smtp.sendmail(sender, [recipient], data, mail_options=options)

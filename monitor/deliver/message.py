@@ -20,7 +20,24 @@ from ..digest import render_text, site_slug
 from ..publish import environment
 from .edition import Edition
 
-__all__ = ["build_message", "list_id", "message_id", "render_html", "render_plain"]
+__all__ = ["build_message", "list_id", "message_bytes", "message_id", "render_html", "render_plain"]
+
+#: Headers are written on one line up to RFC 5322's 998 characters: Python's folder puts a space on both
+#: sides of a fold between plain text and an encoded word ("Albania  – Iran…" after unfolding), so a
+#: digest title must not be folded; :data:`SUBJECT_MAX` keeps even a pathological one within the limit.
+WIRE = SMTP.clone(max_line_length=998)
+SUBJECT_MAX = 400
+
+
+def message_bytes(msg: EmailMessage) -> bytes:
+    """The message as it goes on the wire (CRLF, 7-bit headers, bodies quoted-printable)."""
+    return msg.as_bytes(policy=WIRE)
+
+
+def _subject(title: str) -> str:
+    if len(title) <= SUBJECT_MAX:
+        return title
+    return title[:SUBJECT_MAX].rsplit(" ", 1)[0] + " …"
 
 
 def _domain(config: EmailConfig, edition: Edition) -> str:
@@ -67,7 +84,7 @@ def _unsubscribe_target(config: EmailConfig, recipient: str) -> str | None:
 def build_message(edition: Edition, config: EmailConfig, recipient: str, msg_id: str) -> EmailMessage:
     """One recipient's mail of one edition."""
     msg = EmailMessage(policy=SMTP)
-    msg["Subject"] = edition.title
+    msg["Subject"] = _subject(edition.title)
     name, addr = parseaddr(config.sender)
     msg["From"] = Address(display_name=name, addr_spec=addr) if name else addr
     msg["To"] = recipient

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -118,7 +119,9 @@ async def deliver_editions(config: Config, store: Store, *, now: dt.datetime, we
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    clock = clock or (lambda: dt.datetime.now(UTC))
+    if clock is None:  # the ledger's times run from ``now`` (a test's or the service's clock), at real speed
+        t0 = time.monotonic()
+        clock = lambda: now + dt.timedelta(seconds=time.monotonic() - t0)
     channels = list(build_channels(config) if channels is None else channels)
     report = DeliveryReport()
     if not channels:
@@ -136,11 +139,12 @@ async def deliver_editions(config: Config, store: Store, *, now: dt.datetime, we
             raise MonitorError("no digest has been published yet: nothing to resend")
         weeks = [max(records)]
     else:
-        weeks = sorted(records)
+        newest_due = first_week(config, now)
+        weeks = sorted(w for w in records if w <= newest_due)  # a week is delivered once its publish time came
     recipients = {ch.name: ch.recipients() for ch in channels}
     by_name = {ch.name: ch for ch in channels}
     starts = store.delivery_starts()
-    new = ledger.missing_starts(recipients, starts, first_week(config, now))
+    new = ledger.missing_starts(recipients, starts, first_week(config, now))  # no back catalogue
     if new and dry_run is None:
         store.add_delivery_starts(new, now)
     starts = {**starts, **{(c, r): w for c, r, w in new}}
