@@ -20,10 +20,9 @@ import click
 
 from . import __version__
 from .config import Config, load_config
-from .errors import ConfigError, MonitorError
-from .extract import normalize_url
+from .errors import AlreadyRunning, ConfigError, MonitorError
+from .lock import DatabaseLock
 from .models import SourceResult
-from .store import Store
 
 UTC = dt.timezone.utc
 
@@ -55,8 +54,11 @@ def config_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return inner
 
 
-def _open_store(config: Config) -> Store:
-    return Store.open(config.database)
+def _open(config: Config, *, register: bool = True) -> Any:
+    """The application over the config's database (:class:`monitor.pipeline.Monitor`)."""
+    from .pipeline import Monitor
+
+    return Monitor.open(config, register=register)
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -108,8 +110,6 @@ def fetch(config: Config, sources: tuple[str, ...]) -> None:
     every source succeeded, 1 if any failed (the others are still stored), 2 on a
     config error.
     """
-    from .pipeline import run_once
-
     try:
         names = [config.source(n).name for n in sources] or None
     except ConfigError as e:
@@ -117,7 +117,7 @@ def fetch(config: Config, sources: tuple[str, ...]) -> None:
     results: list[SourceResult] = []
     total = len(names) if names else len(config.sources)
     try:
-        with _open_store(config) as store:
+        with _open(config) as app:
             if sys.stdout.isatty():
                 from rich.progress import Progress
 
@@ -128,9 +128,9 @@ def fetch(config: Config, sources: tuple[str, ...]) -> None:
                         progress.advance(task)
                         progress.console.print(_result_line(r), markup=False, highlight=False)
 
-                    results = run_once(config, store, names, on_result=tick)
+                    results = app.fetch_sync(names, on_result=tick)
             else:
-                results = run_once(config, store, names)
+                results = app.fetch_sync(names)
                 for r in results:
                     click.echo(_result_line(r))
     except MonitorError as e:
@@ -175,8 +175,8 @@ def posts(config: Config, source: str | None, since: str | None, changed: bool, 
             config.source(source)
         except ConfigError as e:
             _fail(str(e), 2)
-    with _open_store(config) as store:
-        rows = store.posts(source=source, since=since_dt, changed=changed)
+    with _open(config, register=False) as app:
+        rows = app.posts(source=source, since=since_dt, changed=changed)
     if fmt == "json":
         out = [
             {
@@ -211,11 +211,10 @@ def posts(config: Config, source: str | None, since: str | None, changed: bool, 
 @config_option
 def history(config: Config, url: str, fmt: str) -> None:
     """Show every stored version of the post at URL, with what changed."""
-    with _open_store(config) as store:
-        found = store.posts_by_url(url, normalize_url(url))
-        if not found:
-            _fail(f"no stored post has the URL {url}")
-        data = [(p, store.versions(p.id)) for p in found]
+    with _open(config, register=False) as app:
+        data = app.history(url)
+    if not data:
+        _fail(f"no stored post has the URL {url}")
     if fmt == "json":
         click.echo(json.dumps([
             {"source": p.source, "url": p.url, "title": p.title, "versions": [
@@ -241,10 +240,10 @@ def history(config: Config, url: str, fmt: str) -> None:
 @config_option
 def status(config: Config, fmt: str) -> None:
     """Per source: last run, result, next due, last error."""
-    with _open_store(config) as store:
-        store.sync_sources(config.sources, dt.datetime.now(UTC))
-        states = store.source_states()
-        counts = {s.name: store.count_posts(s.name) for s in config.sources}
+    with _open(config) as app:
+        states = app.states()
+        counts = {s.name: app.count_posts(s.name) for s in config.sources}
+        deliveries = app.deliveries()
     rows = []
     for s in config.sources:
         st = states[s.name]
@@ -262,10 +261,11 @@ def status(config: Config, fmt: str) -> None:
         click.echo(f"{r['source']}: {r['result']}, {r['posts']} posts, last run {r['last_run'] or '-'}, "
                    f"next due {r['next_due'] or 'now'}" + (f"\n  last error: {r['last_error']}"
                                                            if r["last_error"] else ""))
-    from .deliver.status import deliveries_lines
+    if deliveries:
+        from .deliver import format_deliveries
 
-    for line in deliveries_lines(config):
-        click.echo(line)
+        for line in format_deliveries(deliveries):
+            click.echo(line)
 
 
 @cli.command()
@@ -312,8 +312,6 @@ def digest(config: Config, week_ending: str | None, all_weeks: bool, lead_url: s
 
     Prints each file written. A week with no posts builds nothing and says so.
     """
-    from .publish import publish_digests
-
     week = None
     if week_ending:
         try:
@@ -324,9 +322,9 @@ def digest(config: Config, week_ending: str | None, all_weeks: bool, lead_url: s
     if week and all_weeks:
         raise click.UsageError("--week-ending and --all cannot be used together")
     try:
-        with _open_store(config) as store:
-            report = publish_digests(config, store, week_ending=week, all_weeks=all_weeks, lead_url=lead_url,
-                                     now=dt.datetime.now(UTC))
+        with _open(config) as app:
+            report = app.publish(week_ending=week, all_weeks=all_weeks, lead_url=lead_url,
+                                 now=dt.datetime.now(UTC))
     except MonitorError as e:
         _fail(e.reason)
     for line in report.lines():
@@ -350,8 +348,6 @@ def deliver(config: Config, week_ending: str | None, resend: bool, dry_run: bool
     does after publishing). Prints each message sent or failed. Exit 0 when all went out, 1 when
     any failed (temporary failures are retried by the next run).
     """
-    from .deliver.cli import run_deliver
-
     week = None
     if week_ending:
         try:
@@ -359,12 +355,29 @@ def deliver(config: Config, week_ending: str | None, resend: bool, dry_run: bool
         except ValueError:
             raise click.BadParameter(f"expected YYYY-MM-DD, got {week_ending!r}",
                                      param_hint="--week-ending") from None
+    if config.deliver.email is None and not config.deliver.notify:
+        _fail("nothing to deliver to: add deliver.email or deliver.notify to the config", 2)
     if dry_run and out_dir is None:
         out_dir = config.output_dir.parent / "outbox"
-    code, lines = run_deliver(config, week_ending=week, resend=resend, dry_run=out_dir if dry_run else None)
-    for line in lines:
-        click.echo(line, err=code == 2)
-    sys.exit(code)
+    # Sending takes the database lock that `monitor run` holds: two processes delivering from one
+    # ledger could both send a row before either records it.
+    lock = DatabaseLock(config.database)
+    try:
+        if not dry_run:
+            lock.acquire()
+        with _open(config) as app:
+            report = asyncio.run(app.deliver(week_ending=week, resend=resend, dry_run=out_dir if dry_run else None))
+    except AlreadyRunning as e:
+        _fail(f"{e.reason}: it delivers each week itself (stop it to deliver by hand)")
+    except MonitorError as e:
+        _fail(e.reason)
+    except OSError as e:
+        _fail(f"cannot create the lock file {lock.path}: {e}")
+    finally:
+        lock.release()
+    for line in report.lines() or ["nothing to deliver: every recipient has every due week"]:
+        click.echo(line)
+    sys.exit(0 if report.ok else 1)
 
 
 @cli.command()

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from .digest import Calendar
 from .errors import ConfigError
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -132,8 +133,9 @@ class Config:
         return dt.time(int(hh), int(mm))
 
     @property
-    def week_end_weekday(self) -> int:
-        return WEEKDAYS.index(self.digest.week_ends_on)
+    def calendar(self) -> Calendar:
+        """The site's week arithmetic (where weeks end, when each is published)."""
+        return Calendar(self.digest.week_ends_on, self.publish_weekday, self.publish_time, self.timezone)
 
 
 def parse_duration(value: Any, key: str) -> float:

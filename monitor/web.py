@@ -115,11 +115,13 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 
 def health_report(config: Config, store: Store, *,
-                  next_runs: Mapping[str, dt.datetime | None] | None = None) -> dict[str, Any]:
-    """The ``/healthz`` document: overall status, each source, the last digest, next runs.
+                  next_runs: Mapping[str, dt.datetime | None] | None = None,
+                  publishing: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The ``/healthz`` document: overall status, each source, the last digest, next runs, and
+    the service's publishing state (``publishing``: ok, last error, next retry).
 
-    A source is failing when its last run ended in an error; one failing source makes the
-    whole report ``degraded`` (the service itself is fine: the problem is someone's site).
+    A source is failing when its last run ended in an error; one failing source, or a publish
+    that failed and is waiting for its retry, makes the whole report ``degraded``.
     """
     states = store.source_states()
     sources = []
@@ -142,18 +144,20 @@ def health_report(config: Config, store: Store, *,
     if digests:
         d = digests[0]
         last = {"week_ending": d["week_ending"], "title": d["title"], "built_at": d["built_at"]}
-    from .deliver.status import deliveries_block
-
+    publish_ok = publishing is None or bool(publishing.get("ok", True))
     doc = {
-        "status": "ok" if all(s["ok"] for s in sources) else "degraded",
+        "status": "ok" if all(s["ok"] for s in sources) and publish_ok else "degraded",
         "version": __version__,
         "sources": sources,
+        "publishing": dict(publishing) if publishing is not None else None,
         "last_digest": last,
         "next_runs": {k: _iso(v) for k, v in (next_runs or {}).items()},
     }
-    deliveries = deliveries_block(config, store)
-    if deliveries is not None:
-        doc["deliveries"] = deliveries
+    from .deliver import channel_names, deliveries_report
+
+    names, rows = channel_names(config), store.deliveries()
+    if names or rows:
+        doc["deliveries"] = deliveries_report(names, rows)
     return doc
 
 

@@ -35,11 +35,11 @@ from smtp_helpers import (
 from test_publish import CHROMIUM, NOW, TITLE_1030, _chromium, _png_pixels, make_config, seed_store
 
 from monitor.config import parse_config
-from monitor.deliver import deliver_editions, edition_for
 from monitor.deliver.ledger import MAX_ATTEMPTS
 from monitor.deliver.message import build_message
 from monitor.errors import ConfigError
-from monitor.publish import publish_digests
+from monitor.pipeline import publish_digests
+from monitor.pipeline.delivering import deliver_editions, edition_for
 from monitor.store import Store
 
 UTC = dt.UTC
@@ -191,7 +191,7 @@ def test_the_received_message_reads_like_the_digest(tmp_path, published_db, cert
     # the HTML part: the same digest, styles inline, absolute links, nothing external or live
     dom = HTMLParser(html)
     assert dom.css_first("h1").text() == TITLE_1030
-    assert [n.text() for n in dom.css("h2")][:4] == [it for it in items]
+    assert [n.text() for n in dom.css("h2")][:4] == items
     assert not dom.css("script, link, style, img, iframe, form")
     hrefs = [a.attributes["href"] for a in dom.css("a")]
     assert hrefs and all(h.startswith(("http://", "https://")) for h in hrefs)
@@ -283,10 +283,11 @@ def test_a_550_is_permanent_recorded_and_shown_and_the_others_still_get_it(tmp_p
         bob = ledger(config)[("email", "bob@example.net")]
         assert bob.state == "failed" and bob.permanent and bob.attempts == 1 and bob.next_attempt_at is None
         assert "550 5.1.1 <bob@example.net>: mailbox unavailable" in bob.last_error
-    from monitor.deliver.status import deliveries_block, format_deliveries
+    from monitor.deliver import format_deliveries
+    from monitor.pipeline import Monitor
 
-    with Store.open(config.database) as store:
-        block = deliveries_block(config, store)
+    with Monitor.open(config, register=False) as app:
+        block = app.deliveries()
     assert block["email"]["sent"] == 2 and block["email"]["failed"][0]["recipient"] == "bob@example.net"
     lines = format_deliveries(block)
     assert any(line.startswith("    failed bob@example.net (week ending 2020-10-30): ") and "550" in line

@@ -223,7 +223,7 @@ def test_port_in_use_raises(site):
 
 def test_health_report_marks_failing_source(tmp_path):
     from monitor.models import SourceResult
-    from monitor.store import RunWrites
+    from monitor.models import RunWrites
 
     config = parse_config({
         "site": {"title": "T"},

@@ -1,8 +1,10 @@
-"""Deliver published weeks: read the ledger, decide (:mod:`.ledger`, pure), write ``queued``, send, write the outcome.
+"""The delivery half: read the ledger, decide (:mod:`monitor.deliver.ledger`, pure), write ``queued``,
+send through a channel (:mod:`monitor.deliver`, handed an Edition, never the store), write the outcome.
 
 ::
 
-    deliver_editions(config, store, now=...)        the service after each publish pass (catch-up
+    Monitor.deliver(...) -> deliver_editions(config, store, now=...)
+                                                     the service after each publish pass (catch-up
                                                      included) and on retry ticks; `monitor deliver`
       store.digests(), store.deliveries(), store.delivery_starts()
       ledger.missing_starts -> store.add_delivery_starts   a new recipient starts at the newest due week
@@ -31,11 +33,11 @@ from pathlib import Path
 
 from .. import digest as dg
 from ..config import Config
+from ..deliver import ledger
+from ..deliver.edition import Channel, Edition
 from ..errors import DeliveryError, MonitorError
 from ..models import Delivery
-from ..store import Store, parse_iso
-from . import ledger
-from .edition import Channel, Edition
+from ..storage import Storage
 
 __all__ = ["DeliveryReport", "build_channels", "deliver_editions", "edition_for"]
 
@@ -68,44 +70,43 @@ def build_channels(config: Config) -> list[Channel]:
     """The channels configured under ``deliver:`` (none: nothing is delivered)."""
     channels: list[Channel] = []
     if config.deliver.email is not None:
-        from .mail import EmailChannel
+        from ..deliver.mail import EmailChannel
 
         channels.append(EmailChannel(config.deliver.email))
     if config.deliver.notify:
-        from .notify import NotifyChannel
+        from ..deliver.notify import NotifyChannel
 
         channels.append(NotifyChannel(config.deliver.notify))
     return channels
 
 
-def edition_for(config: Config, store: Store, record: dict) -> Edition:
+def edition_for(config: Config, store: Storage, record: dict) -> Edition:
     """The Edition of a published week, rebuilt from the store as publish_digests recorded it (same lead)."""
     week = dt.date.fromisoformat(record["week_ending"])
-    wk, tz = config.digest.week_ends_on, config.timezone
-    start, end = dg.week_window(week, wk, tz)
+    cal = config.calendar
+    start, end = cal.window(week)
     d = dg.build_digest(week, store.posts_published_between(start, end, content=False),
                         store.changes_between(start, end, content=False), site_title=config.site_title,
-                        tz=tz, week_ends_on=wk, lead_url=record.get("lead_url"), empty_weeks=True)
+                        tz=config.timezone, week_ends_on=cal.week_ends_on, lead_url=record.get("lead_url"),
+                        empty_weeks=True)
     assert d is not None  # empty_weeks=True always builds
-    view = dg.present(d, tz=tz, group_by=config.digest.group_by)
-    from ..publish import digest_page_path
-
+    view = dg.present(d, tz=config.timezone, group_by=config.digest.group_by)
+    built = record["built_at"]
     return Edition(week_ending=week, title=view.title, view=view,
-                   page_url=config.site_url + digest_page_path(week), site_title=config.site_title,
-                   site_url=config.site_url, published_at=parse_iso(record["built_at"]) or dt.datetime.now(UTC))
+                   page_url=f"{config.site_url}digests/{week.isoformat()}.html", site_title=config.site_title,
+                   site_url=config.site_url,
+                   published_at=dt.datetime.fromisoformat(built) if built else dt.datetime.now(UTC))
 
 
 def first_week(config: Config, now: dt.datetime) -> dt.date:
     """A new recipient's first week: the newest one whose publish time has come."""
-    from ..service import last_due_week
-
-    return last_due_week(now, config)
+    return config.calendar.last_due_week(now)
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9@._+-]+")
 
 
-async def deliver_editions(config: Config, store: Store, *, now: dt.datetime, week_ending: dt.date | None = None,
+async def deliver_editions(config: Config, store: Storage, *, now: dt.datetime, week_ending: dt.date | None = None,
                            resend: bool = False, dry_run: Path | None = None,
                            channels: Sequence[Channel] | None = None,
                            clock: Callable[[], dt.datetime] | None = None,
@@ -121,7 +122,11 @@ async def deliver_editions(config: Config, store: Store, *, now: dt.datetime, we
         raise ValueError("now must be timezone-aware")
     if clock is None:  # the ledger's times run from ``now`` (a test's or the service's clock), at real speed
         t0 = time.monotonic()
-        clock = lambda: now + dt.timedelta(seconds=time.monotonic() - t0)
+
+        def from_now() -> dt.datetime:
+            return now + dt.timedelta(seconds=time.monotonic() - t0)
+
+        clock = from_now
     channels = list(build_channels(config) if channels is None else channels)
     report = DeliveryReport()
     if not channels:
@@ -129,7 +134,7 @@ async def deliver_editions(config: Config, store: Store, *, now: dt.datetime, we
     records = {dt.date.fromisoformat(r["week_ending"]): r for r in store.digests()}
     explicit = week_ending is not None or resend
     if week_ending is not None:
-        week = dg.week_ending_of(week_ending, config.digest.week_ends_on)
+        week = dg.week_ending_of(week_ending, config.calendar.week_ends_on)
         if week not in records:
             raise MonitorError(f"no digest of the week ending {week.isoformat()} has been published "
                                "(monitor digest --week-ending builds it)")
@@ -192,7 +197,7 @@ async def deliver_editions(config: Config, store: Store, *, now: dt.datetime, we
     return report
 
 
-def _failed(store: Store, report: DeliveryReport, row: Delivery, reason: str, temporary: bool,
+def _failed(store: Storage, report: DeliveryReport, row: Delivery, reason: str, temporary: bool,
             now: dt.datetime) -> None:
     out = ledger.failed(row, reason, temporary=temporary, now=now)
     store.put_delivery(out)
