@@ -80,7 +80,9 @@ class Handler:
     replies: dict[str, list[str | None]] = field(default_factory=dict)
     refuse: dict[str, str] = field(default_factory=dict)
     hold: threading.Event | None = None
+    hold_after: int = 0  # hold the DATA of the message after this many were received
     holding: threading.Event = field(default_factory=threading.Event)
+    dropped: int = 0  # messages whose client went away before the 250
     delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -107,14 +109,20 @@ class Handler:
     async def handle_DATA(self, server, session, envelope):
         if reply := self._scripted("DATA"):
             return reply
-        if self.hold is not None:
+        if self.hold is not None and len(self.received) >= self.hold_after:
             self.holding.set()
-            while not self.hold.is_set():
-                await asyncio.sleep(0.02)
+            try:
+                while not self.hold.is_set() and not _peer_gone(server):
+                    await asyncio.sleep(0.02)
+            except asyncio.CancelledError:  # aiosmtpd saw the connection go and stops this handler
+                with self.lock:
+                    self.dropped += 1
+                raise
         if self.delay:
             await asyncio.sleep(self.delay)
-        transport = server.transport
-        if transport is None or transport.is_closing():
+        if _peer_gone(server):
+            with self.lock:
+                self.dropped += 1
             return "451 4.4.2 connection lost"  # nobody hears this: the message was never the server's
         with self.lock:
             self.received.append(Received(list(envelope.rcpt_tos), envelope.original_content or envelope.content,
@@ -127,6 +135,26 @@ class Handler:
             for a in r.rcpt:
                 out.setdefault(a, []).append(r)
         return out
+
+
+def _peer_gone(server) -> bool:
+    """Whether the client's end of the connection is closed. Asked of the socket itself (a peek on a
+    duplicate descriptor): while a DATA handler runs, aiosmtpd reads nothing, so asyncio has not seen the EOF."""
+    transport = server.transport
+    if transport is None or transport.is_closing():
+        return True
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return True
+    dup = socket.fromfd(sock.fileno(), socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        return dup.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False  # alive, and quiet: waiting for our reply
+    except OSError:
+        return True  # reset
+    finally:
+        dup.close()
 
 
 def _authenticator(server, session, envelope, mechanism, auth_data):
