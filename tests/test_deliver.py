@@ -512,3 +512,21 @@ def test_date_header_is_the_publish_time(tmp_path, published_db) -> None:
     assert edition.published_at == NOW
     msg = build_message(edition, config.deliver.email, "ana@example.org", "<x@example.org>")
     assert msg["Date"] == format_datetime(NOW)
+
+
+def test_the_readme_examples_are_valid_config(tmp_path) -> None:
+    """Both `deliver:` examples of the README parse (the CA file of the reference block aside)."""
+    import yaml
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", readme, re.S) if "deliver:" in b]
+    assert len(blocks) == 2
+    for block in blocks:
+        data = yaml.safe_load(block)
+        data.setdefault("site", {"title": "T"})
+        data.setdefault("sources", [{"name": "a", "url": "https://example.org/"}])
+        data["deliver"]["email"].pop("ca_file", None)
+        c = parse_config(data, base_dir=tmp_path)
+        assert c.deliver.email.to == ("ana@example.org", "bob@example.net")
+        assert c.deliver.email.password_env == "DIGEST_SMTP_PASSWORD" and c.deliver.email.port == 587
+        assert c.deliver.notify[0] == "ntfy://iran-interlink-digest"
