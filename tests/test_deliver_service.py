@@ -5,6 +5,7 @@ Also `monitor deliver` (--dry-run, the lock, --resend) and `monitor status` as r
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import subprocess
 import sys
 import threading
@@ -128,3 +129,37 @@ def test_kill_9_during_a_delivery_then_a_restart_sends_each_recipient_the_week_o
     assert msg["Subject"] == "Week three post – گزارش – Iran Interlink Weekly Digest – Oct 30, 2020"
     assert msg["Message-ID"] == ledger[RECIPIENTS[0]][2].replace("@", ".r1@")  # a resend: its own id
     assert _ledger(db) == ledger  # a dry run changes nothing
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_delivery_lets_the_message_finish_and_records_it(tmp_path, procs) -> None:
+    from monitor.sample.server import serve
+    from monitor.sample.site import SampleSite
+
+    site = SampleSite()
+    site.add_author("Test Author", "test-author", theme="classic", kind="feed")
+    site.add_post("test-author", "Week three post", dt.date(2020, 10, 28), "Test Author, October 28 2020:… Third.")
+    hold = threading.Event()
+    handler = Handler(hold=hold, hold_after=0)  # the first message waits in DATA
+    db = tmp_path / "monitor.db"
+    with serve(site), SMTPServer(handler, auth=False) as smtp:
+        email = {"host": "127.0.0.1", "port": smtp.port, "security": "none", "from": "digest@example.org",
+                 "to": RECIPIENTS[:3]}
+        config = write_config(tmp_path, sample_sources(site), serve=False, deliver={"email": email})
+        first = ServiceProcess(config, env={FAKE_NOW_ENV: "2020-10-31T07:00:00+00:00"})
+        procs.append(first)
+        assert handler.holding.wait(60), first.log()
+        first.proc.send_signal(signal.SIGTERM)
+        first.wait_log(r"SIGTERM: stopping")
+        hold.set()  # the server answers 250 while the service is stopping
+        assert first.wait(30) == 0, first.log()
+        assert [r.rcpt for r in handler.received] == [[RECIPIENTS[0]]]
+        assert _ledger(db)[RECIPIENTS[0]][:2] == ("sent", 1)  # recorded: not "queued", not sent again
+        assert RECIPIENTS[1] not in _ledger(db)  # the stop came before the next message
+
+        handler.hold = None
+        second = ServiceProcess(config, env={FAKE_NOW_ENV: "2020-10-31T07:01:00+00:00"})
+        procs.append(second)
+        wait_for(lambda: len(handler.received) == 3, timeout=60, what="the other two recipients")
+        assert second.terminate()[0] == 0
+    assert sorted(a for r in handler.received for a in r.rcpt) == sorted(RECIPIENTS[:3])  # each once

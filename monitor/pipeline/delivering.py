@@ -22,12 +22,13 @@ database at a time: ``monitor run`` holds the database lock, and ``monitor deliv
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import re
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -179,7 +180,7 @@ async def deliver_editions(config: Config, store: Storage, *, now: dt.datetime, 
         row = ledger.queued(item, msg_id, clock())
         store.put_delivery(row)  # before the message leaves: a crash from here on is "queued"
         try:
-            await channel.send(edition, item.recipient, msg_id)
+            stopped = await _send_finishing_on_cancel(channel.send(edition, item.recipient, msg_id))
         except DeliveryError as e:
             _failed(store, report, row, e.reason, e.temporary, clock())
             continue
@@ -193,8 +194,30 @@ async def deliver_editions(config: Config, store: Storage, *, now: dt.datetime, 
         report.sent.append((item.week_ending, item.channel, item.recipient))
         log.info("delivered the week ending %s by %s to %s%s", item.week_ending.isoformat(), item.channel,
                  item.recipient, " (again: unfinished before)" if item.why == "unfinished" else "")
+        if stopped:
+            raise asyncio.CancelledError  # recorded; now the stop goes on
     report.next_retry = ledger.next_retry(store.deliveries()) if dry_run is None else None
     return report
+
+
+#: How long a stop (SIGTERM) waits for the message being sent, so that its outcome is recorded instead
+#: of leaving the row "queued" (which a restart sends again).
+STOP_GRACE = 4.0
+
+
+async def _send_finishing_on_cancel(send: Awaitable[None]) -> bool:
+    """Await ``send``; if the caller is cancelled meanwhile, give the message :data:`STOP_GRACE` seconds
+    to finish. True: it was sent after a cancellation (the caller records it, then re-raises)."""
+    task = asyncio.ensure_future(send)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        done, _ = await asyncio.wait({task}, timeout=STOP_GRACE)
+        if task in done and not task.cancelled() and task.exception() is None:
+            return True
+        task.cancel()
+        raise
+    return False
 
 
 def _failed(store: Storage, report: DeliveryReport, row: Delivery, reason: str, temporary: bool,
