@@ -530,3 +530,27 @@ def test_the_readme_examples_are_valid_config(tmp_path) -> None:
         assert c.deliver.email.to == ("ana@example.org", "bob@example.net")
         assert c.deliver.email.password_env == "DIGEST_SMTP_PASSWORD" and c.deliver.email.port == 587
         assert c.deliver.notify[0] == "ntfy://iran-interlink-digest"
+
+
+def test_healthz_carries_the_deliveries_block_without_secrets(tmp_path, published_db, password) -> None:
+    from monitor.web import health_report
+
+    handler = Handler(refuse={"bob@example.net": "550 5.1.1 no such user"})
+    with SMTPServer(handler, auth=False) as smtp, WebhookReceiver() as hook:
+        config = make_deliver_config(tmp_path, published_db, email=email_settings(smtp.port, cert=None),
+                                     notify=[f"json://127.0.0.1:{hook.port}/hook?+X-Token=tok3n-s3cret"])
+        with Store.open(config.database) as store:
+            assert "deliveries" in health_report(config, store)  # configured: shown before any delivery
+            assert health_report(config, store)["deliveries"]["email"]["last"] is None
+        deliver(config)
+        with Store.open(config.database) as store:
+            doc = health_report(config, store)
+    d = doc["deliveries"]
+    assert d["email"]["sent"] == 2 and [f["recipient"] for f in d["email"]["failed"]] == ["bob@example.net"]
+    assert d["notify"]["sent"] == 1 and d["notify"]["last"]["state"] == "sent"
+    text = json.dumps(doc)
+    assert "tok3n-s3cret" not in text and PASSWORD not in text
+    # without deliver: configured and nothing in the ledger, /healthz is as before
+    plain = make_config(tmp_path / "plain")
+    with seed_store(plain) as store:
+        assert "deliveries" not in health_report(plain, store)
