@@ -33,11 +33,12 @@ from ..config import Config
 from ..errors import ExtractError, SourceError
 from ..extract import extract, normalize_url
 from ..fetch import Fetcher
-from ..models import Page, Response, SourceResult, SourceState, StoredPost, Version
+from ..models import Page, PublishingState, Response, SourceResult, SourceState, StoredPost, Version
 from ..storage import Storage
+from ..urls import same_host
 from ..workers import ParsePool
 from .delivering import DeliveryReport, deliver_editions
-from .ingest import POOL_MIN_SOURCES, Clock, Ingest, same_host, user_agent, utcnow, wants_pool
+from .ingest import POOL_MIN_SOURCES, Clock, Ingest, user_agent, utcnow, wants_pool
 from .publishing import BuildReport, publish_digests, week_has_content
 
 __all__ = ["POOL_MIN_SOURCES", "BuildReport", "DeliveryReport", "Ingest", "Monitor", "check_url", "publish_digests", "run_once",
@@ -68,8 +69,12 @@ class Monitor:
 
         store = Store.open(config.database, busy_timeout=busy_timeout)
         try:
-            if register:
-                store.sync_sources(config.sources, clock())
+            if register:  # only what is new or changed: a start with nothing to register writes nothing
+                states = store.source_states()
+                changed = [s for s in config.sources
+                           if (st := states.get(s.name)) is None or (st.url, st.type) != (s.url, s.type)]
+                if changed:
+                    store.sync_sources(changed, clock())
         except BaseException:
             store.close()
             raise
@@ -131,6 +136,13 @@ class Monitor:
 
         names, rows = channel_names(self.config), self.store.deliveries()
         return deliveries_report(names, rows) if names or rows else None
+
+    def record_publishing(self, state: PublishingState) -> None:
+        """Remember the last publish pass (the service's), for `monitor status` and /healthz."""
+        self.store.set_publishing(state)
+
+    def publishing(self) -> PublishingState | None:
+        return self.store.publishing()
 
     # -- reads ------------------------------------------------------------------------------------
 
