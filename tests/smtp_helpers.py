@@ -126,7 +126,7 @@ class Handler:
             return "451 4.4.2 connection lost"  # nobody hears this: the message was never the server's
         with self.lock:
             self.received.append(Received(list(envelope.rcpt_tos), envelope.original_content or envelope.content,
-                                          session.ssl is not None, bool(session.authenticated)))
+                                          session.ssl is not None or _tls(server), bool(session.authenticated)))
         return "250 2.0.0 OK queued"
 
     def by_recipient(self) -> dict[str, list[Received]]:
@@ -135,6 +135,12 @@ class Handler:
             for a in r.rcpt:
                 out.setdefault(a, []).append(r)
         return out
+
+
+def _tls(server) -> bool:
+    """Whether the connection is TLS (aiosmtpd's ``session.ssl`` is set by STARTTLS only)."""
+    transport = server.transport
+    return transport is not None and transport.get_extra_info("ssl_object") is not None
 
 
 def _peer_gone(server) -> bool:
@@ -166,14 +172,18 @@ def _authenticator(server, session, envelope, mechanism, auth_data):
 class SMTPServer:
     """aiosmtpd on 127.0.0.1: STARTTLS required (``cert``) and AUTH required, or plain."""
 
-    def __init__(self, handler: Handler, *, cert: tuple[Path, Path] | None = None, auth: bool = True):
+    def __init__(self, handler: Handler, *, cert: tuple[Path, Path] | None = None, auth: bool = True,
+                 implicit_tls: bool = False):
         self.handler = handler
         self.port = free_port()
         kwargs: dict[str, Any] = {}
         if cert is not None:
             ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ctx.load_cert_chain(str(cert[0]), str(cert[1]))
-            kwargs.update(tls_context=ctx, require_starttls=True)
+            if implicit_tls:  # TLS from the first byte (port 465 style)
+                kwargs.update(ssl_context=ctx)
+            else:
+                kwargs.update(tls_context=ctx, require_starttls=True)
         if auth:
             kwargs.update(authenticator=_authenticator, auth_required=True, auth_require_tls=cert is not None)
         self.controller = Controller(handler, hostname="127.0.0.1", port=self.port, server_hostname="localhost",

@@ -554,3 +554,22 @@ def test_healthz_carries_the_deliveries_block_without_secrets(tmp_path, publishe
     plain = make_config(tmp_path / "plain")
     with seed_store(plain) as store:
         assert "deliveries" not in health_report(plain, store)
+
+
+def test_implicit_tls_and_an_untrusted_certificate(tmp_path, published_db, cert) -> None:
+    # (no AUTH here: aiosmtpd 1.4 offers AUTH over STARTTLS only; AUTH is tested above)
+    handler = Handler()
+    with SMTPServer(handler, cert=cert, implicit_tls=True, auth=False) as smtp:
+        settings = {**email_settings(smtp.port, cert=None, to=["ana@example.org"]), "security": "ssl",
+                    "ca_file": str(cert[0])}
+        config = make_deliver_config(tmp_path, published_db, email=settings)
+        assert deliver(config).ok
+        # the same server, its certificate not trusted (no ca_file): a TLS failure, temporary, with the reason
+        del settings["ca_file"]
+        settings["to"] = ["bob@example.net"]
+        (tmp_path / "other").mkdir()
+        other = make_deliver_config(tmp_path / "other", published_db, email=settings)
+        (f,) = deliver(other).failed
+        assert f[4] is True and "TLS failed" in f[3] and "CERTIFICATE_VERIFY_FAILED" in f[3], f
+    (got,) = handler.received
+    assert got.tls and got.rcpt == ["ana@example.org"]
