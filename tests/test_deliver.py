@@ -573,3 +573,23 @@ def test_implicit_tls_and_an_untrusted_certificate(tmp_path, published_db, cert)
         assert f[4] is True and "TLS failed" in f[3] and "CERTIFICATE_VERIFY_FAILED" in f[3], f
     (got,) = handler.received
     assert got.tls and got.rcpt == ["ana@example.org"]
+
+
+def test_after_downtime_every_missed_week_goes_out_oldest_first(tmp_path, published_db) -> None:
+    handler = Handler()
+    first = dt.datetime(2020, 10, 17, 7, 0, tzinfo=UTC)  # the week ending Oct 16 has just been published
+    later = dt.datetime(2020, 11, 14, 7, 0, tzinfo=UTC)  # the service comes back four weeks later
+    with SMTPServer(handler, auth=False) as smtp:
+        config = make_deliver_config(tmp_path, published_db,
+                                     email=email_settings(smtp.port, cert=None, to=["ana@example.org"]))
+        start = config.calendar.last_due_week(first)
+        assert [w for w, _c, _r in deliver(config, first).sent] == [start]
+        with Store.open(config.database) as store:
+            weeks = sorted(dt.date.fromisoformat(r["week_ending"]) for r in store.digests())
+        missed = [w for w in weeks if start < w <= config.calendar.last_due_week(later)]
+        assert len(missed) >= 2 and WEEK in missed
+        assert [w for w, _c, _r in deliver(config, later).sent] == missed
+    subjects = [r.message["Subject"] for r in handler.received]
+    assert len(subjects) == len(set(subjects)) == 1 + len(missed)
+    for subject, week in zip(subjects[1:], missed, strict=True):
+        assert subject.endswith(f"{week.strftime('%b')} {week.day:02d}, {week.year}"), subject

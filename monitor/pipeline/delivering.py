@@ -16,7 +16,7 @@ send through a channel (:mod:`monitor.deliver`, handed an Edition, never the sto
         store.put_delivery(sent | failed)
 
 A kill at any moment leaves each row ``sent`` (never sent again), ``queued`` (sent again with
-the same Message-ID: see :mod:`.ledger`) or absent (sent). Only one process delivers from a
+the same Message-ID: see :mod:`monitor.deliver.ledger`) or absent (sent). Only one process delivers from a
 database at a time: ``monitor run`` holds the database lock, and ``monitor deliver`` takes it too.
 """
 
