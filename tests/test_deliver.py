@@ -593,3 +593,14 @@ def test_after_downtime_every_missed_week_goes_out_oldest_first(tmp_path, publis
     assert len(subjects) == len(set(subjects)) == 1 + len(missed)
     for subject, week in zip(subjects[1:], missed, strict=True):
         assert subject.endswith(f"{week.strftime('%b')} {week.day:02d}, {week.year}"), subject
+
+
+def test_monitor_deliver_without_a_deliver_section_says_what_to_add(tmp_path) -> None:
+    import sys
+
+    config = tmp_path / "config.yaml"
+    config.write_text("site: {title: T}\nsources: [{name: a, url: 'https://example.org/'}]\n", encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "monitor", "deliver", "--config", str(config)], capture_output=True,
+                         text=True, timeout=60, check=False, cwd=tmp_path)
+    assert run.returncode == 2
+    assert run.stderr.strip() == "error: nothing to deliver to: add deliver.email or deliver.notify to the config"

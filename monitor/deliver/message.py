@@ -77,10 +77,6 @@ def render_html(edition: Edition, unsubscribe: str | None = None) -> str:
     )
 
 
-def _unsubscribe_target(config: EmailConfig, recipient: str) -> str | None:
-    return config.unsubscribe
-
-
 def build_message(edition: Edition, config: EmailConfig, recipient: str, msg_id: str) -> EmailMessage:
     """One recipient's mail of one edition."""
     msg = EmailMessage(policy=SMTP)
@@ -95,7 +91,7 @@ def build_message(edition: Edition, config: EmailConfig, recipient: str, msg_id:
     msg["Message-ID"] = msg_id
     msg["List-Id"] = list_id(edition)
     msg["List-Archive"] = f"<{edition.site_url}index.html>"
-    unsubscribe = _unsubscribe_target(config, recipient)
+    unsubscribe = config.unsubscribe
     if unsubscribe:
         msg["List-Unsubscribe"] = f"<{unsubscribe}>"
         if unsubscribe.startswith(("http://", "https://")):
