@@ -40,6 +40,7 @@ from operator import attrgetter
 from urllib.parse import quote, urlsplit
 
 from .models import Digest, DigestItem, FieldChange, StoredPost, Version
+from .urls import same_post_key
 
 __all__ = [
     "DIGEST_TITLE_RE",
@@ -355,20 +356,11 @@ def digest_guid(site_title: str, week_ending: dt.date) -> str:
 # -- selection ------------------------------------------------------------------------------------
 
 
-_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
 
 
 def url_key(url: str) -> str:
-    """A URL reduced for "is this the same post": no scheme, www., fragment or trailing slash."""
-    u = clean_line(url).lower().split("#", 1)[0]
-    if u.startswith("https://"):  # what _SCHEME takes away from most URLs
-        u = u[8:]
-    elif u.startswith("http://"):
-        u = u[7:]
-    else:
-        u = _SCHEME.sub("", u)
-    u = u.removeprefix("www.")
-    return u.rstrip("/")
+    """A URL reduced for "is this the same post" (:func:`monitor.urls.same_post_key`)."""
+    return same_post_key(clean_line(url))
 
 
 def _dedupe_keys(post: StoredPost) -> tuple[str, ...]:
@@ -734,8 +726,12 @@ def present(digest: Digest, *, tz: dt.tzinfo, group_by: str = "none") -> DigestV
     )
 
 
-def render_text(view: DigestView) -> str:
-    """The digest as plain text (the same lines the HTML page shows)."""
+def render_text(view: DigestView, root: str = "") -> str:
+    """The digest as plain text (the same lines the HTML page shows).
+
+    ``root`` goes before the links to our own pages (a post's history): the site's URL in a mail,
+    where a relative link leads nowhere.
+    """
     out = [view.title, f"Posted on: {view.posted_on}", "", view.intro, view.counts, ""]
     for g in view.groups:
         if g.label:
@@ -744,7 +740,7 @@ def render_text(view: DigestView) -> str:
             out += [f"++ {i.title}", i.line, f"Read more → {i.url_text}", ""]
     if view.updated:
         out += ["Updated this week:"]
-        out += [f"- {u.title} ({u.what}): posts/{u.post_id}.html" for u in view.updated]
+        out += [f"- {u.title} ({u.what}): {root}posts/{u.post_id}.html" for u in view.updated]
         out += [""]
     out.append(view.footer)
     return "\n".join(out) + "\n"

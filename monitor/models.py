@@ -2,12 +2,14 @@
 
 Stages never reach into each other's internals; they hand over these values::
 
-    fetch.Fetcher.get()      -> Response          (bytes + headers, or a 304)
-    extract.extract()        -> Page              (PostData found on one page/feed)
-    store.Store              <- PostData, -> StoredPost / Version / RunRecord
-    detect.decide()          -> Decision          (new / changed / unchanged + diff)
-    digest.build_digest()    -> Digest            (pure: posts + changes for a week)
-    publish.publish()        <- Digest            (files on disk)
+    fetch.Fetcher.get()          -> Response        (bytes + headers, or a 304)
+    extract.extract()            -> Page            (PostData found on one page/feed)
+    detect.decide()              -> Decision        (new / changed / unchanged + diff)
+    detect.post_write/run_writes -> PostWrite, RunWrites (complete rows, written as given)
+    storage.Storage              <- RunWrites, -> StoredPost / Version / SourceState
+    digest.build_digest()        -> Digest          (pure: posts + changes for a week)
+    digest.present()             -> DigestView      (what the pages and feeds say)
+    publish.render_site()        <- DigestView ...  -> bytes by path; publish.write_files()
 
 All datetimes are timezone-aware. ``date_only`` marks a date that came without
 a time ("Posted on: 2020/10/28"): it is 00:00 of that day in the configured
@@ -257,3 +259,38 @@ class RunWrites:
     feed_url: str | None = None  # discovered author feed
     last_full_at: dt.datetime | None = None  # the last run that read every page
     shrunk: tuple[int, int] = (0, 0)  # (shrunk_count, shrunk_runs) to remember; (0, 0) forgets
+
+
+@dataclass(frozen=True)
+class PublishingState:
+    """The service's last publish pass: ok, or the error and when it is retried."""
+
+    attempted_at: dt.datetime | None
+    ok: bool
+    last_error: str | None = None
+    retry_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One row of the delivery ledger: one week's digest to one recipient of one channel.
+
+    ``state`` is ``queued`` (written just before sending: a row still queued after a crash was
+    maybe sent), ``sent`` or ``failed``; a failed row with ``next_attempt_at`` is retried then,
+    one with ``permanent`` is not (but ``--resend``). ``generation`` counts resends: each has its
+    own Message-ID, and every attempt of one generation the same one.
+    """
+
+    week_ending: dt.date
+    channel: str
+    recipient: str
+    state: Literal["queued", "sent", "failed"]
+    message_id: str
+    attempts: int = 0
+    generation: int = 0
+    permanent: bool = False
+    last_error: str | None = None
+    next_attempt_at: dt.datetime | None = None
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    sent_at: dt.datetime | None = None

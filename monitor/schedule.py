@@ -10,14 +10,14 @@ import datetime as dt
 import random
 from collections.abc import Callable
 
-__all__ = ["next_due", "is_due", "backoff_delay"]
+__all__ = ["backoff_delay", "is_due", "next_due"]
 
 
 def backoff_delay(every: float, failures: int, backoff_max: float) -> float:
     """Seconds to wait after ``failures`` consecutive failures (exponential, capped)."""
     if failures <= 0:
         return every
-    return min(every * (2 ** min(failures, 20)), max(backoff_max, every))
+    return float(min(every * (2 ** min(failures, 20)), max(backoff_max, every)))
 
 
 def next_due(now: dt.datetime, every: float, *, failures: int = 0, retry_after: float | None = None,

@@ -23,6 +23,9 @@ the schedule instead of re-fetching everything, and a missed run is harmless::
                         2. every week that is due (config.calendar), not recorded and not found
                            empty by this process -> Monitor.publish(week_ending=week), oldest
                            first, in a one-thread executor with its own connection
+                        3. deliver_due(): Monitor.deliver -> monitor.deliver.deliver_editions:
+                           each published week to every recipient once (the ledger); temporary
+                           failures retried by a later tick at their next_attempt_at
       on start: start_due() and request_publish() — the catch-up of weeks missed while stopped.
       SIGTERM / SIGINT: the scheduler stops; fetches in flight are cancelled (a source's writes
       are one transaction applied without an await: stored whole or not at all); a publish
@@ -72,23 +75,31 @@ from apscheduler.triggers.interval import IntervalTrigger
 from .config import Config
 from .errors import AlreadyRunning, MonitorError
 from .lock import DatabaseLock
-from .models import SourceResult, SourceState
+from .models import PublishingState, SourceResult, SourceState
+from .schedule import backoff_delay
 from .web import SiteServer, health_report
 
 __all__ = [
     "FAKE_NOW_ENV",
+    "TICK_SECONDS",
     "Service",
     "build_scheduler",
     "clock_from_env",
     "run_service",
-    "TICK_SECONDS",
 ]
 
 log = logging.getLogger("monitor.service")
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 Clock = Callable[[], dt.datetime]
 FAKE_NOW_ENV = "MONITOR_FAKE_NOW"
+#: A source never run is due at once.
+_NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
+#: A source whose batch ended without its result (the database was locked, say) is tried again then.
+RETRY_UNREPORTED = 60.0
+#: A failed publish is retried after 1 min, then 2, 4, ... up to 1 h (schedule.backoff_delay).
+PUBLISH_RETRY_FIRST = 60.0
+PUBLISH_RETRY_MAX = 3600.0
 #: How long a stop waits for a publish that is writing a week before giving up on it.
 STOP_GRACE = 4.0
 _CRON_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -96,14 +107,6 @@ _CRON_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(UTC)
-
-
-_NEVER_RUN = dt.datetime.min.replace(tzinfo=UTC)
-
-
-def _key(due: dt.datetime | None) -> dt.datetime:
-    """A due time as a heap key: never run (None) sorts first."""
-    return _NEVER_RUN if due is None else due
 
 
 # -- pure helpers ------------------------------------------------------------------------------
@@ -155,6 +158,8 @@ class App(Protocol):
     def states(self, names: Sequence[str] | None = None) -> dict[str, SourceState]: ...
     def unpublished_weeks(self, now: dt.datetime) -> list[dt.date]: ...
     def is_published(self, week: dt.date) -> bool: ...
+    def record_publishing(self, state: PublishingState) -> None: ...
+    async def deliver(self, *, now: dt.datetime | None = None, stopping: Callable[[], bool] = ...) -> Any: ...
 
 
 class Publisher(Protocol):
@@ -193,21 +198,22 @@ class Service:
         self.failed_publishes = 0
         self.last_publish_error: str | None = None
         self.scheduler: AsyncIOScheduler | None = None
-        #: each source's next due time; None: never run (due now)
-        self._due: dict[str, dt.datetime | None] | None = None
-        #: the same as a heap of (due time, config index, name), so a tick looks only at the sources
-        #: that are due, never at all of them; an entry whose time no longer matches ``_due`` is stale
+        #: each source's next due time (never run: the earliest time), and a heap of the same
+        #: (time, config index, name) with stale entries skipped when popped
+        self._due: dict[str, dt.datetime] | None = None
         self._heap: list[tuple[dt.datetime, int, str]] = []
-        self._index: dict[str, int] = {s.name: i for i, s in enumerate(config.sources)}
+        self._order = {s.name: i for i, s in enumerate(config.sources)}
         self._inflight: dict[str, asyncio.Task[list[SourceResult]]] = {}
         self._batches: set[asyncio.Task[list[SourceResult]]] = set()
         self._publishing: asyncio.Task[bool] | None = None
         self._publish_again = False
         self._publish_retry_at: dt.datetime | None = None
-        self._publish_retry_delay = 60.0
+        self._publish_failures = 0  # failed publish passes in a row
         self._newest_seen: dt.date | None = None  # the newest due week when publish_due last ran
         self._stopping = threading.Event()  # also read by the publish thread between weeks
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-publish")
+        self._deliver_retry_at: dt.datetime | None = None  # the ledger's earliest temporary failure
+        self.failed_deliveries = 0
 
     def _open_publisher(self) -> Publisher:
         """The publish thread's own connection to the database (WAL: a consistent snapshot)."""
@@ -221,37 +227,32 @@ class Service:
 
     # -- fetching -----------------------------------------------------------------------
 
-    def _load_schedule(self) -> dict[str, dt.datetime | None]:
+    def _load_schedule(self) -> dict[str, dt.datetime]:
         if self._due is None:
             states = self.app.states()
-            due: dict[str, dt.datetime | None] = {}
+            self._due = {}
             for s in self.config.sources:
                 st = states.get(s.name)
-                due[s.name] = None if st is None else max(
-                    (t for t in (st.next_due_at, st.retry_after_until) if t is not None), default=None)
-            self._due = due
-            self._heap = [(_key(t), self._index[n], n) for n, t in due.items()]
-            heapq.heapify(self._heap)
+                times = [t for t in (st.next_due_at, st.retry_after_until) if t is not None] if st else []
+                self._set_due(s.name, max(times, default=_NEVER))
         return self._due
 
-    def _push(self, name: str) -> None:
-        """(Re)schedule ``name`` at its current due time."""
-        if self._due is not None and name in self._due:
-            heapq.heappush(self._heap, (_key(self._due[name]), self._index[name], name))
+    def _set_due(self, name: str, when: dt.datetime) -> None:
+        assert self._due is not None
+        self._due[name] = when
+        heapq.heappush(self._heap, (when, self._order[name], name))
 
     def due_now(self, now: dt.datetime) -> list[str]:
-        """Sources due at ``now`` and not running, in config order.
-
-        O(1) while nothing is due, and O(k log N) for k due sources: a tick never looks at the
-        sources that are not due (at 10,000 sources a scan of them all cost ~1 ms a tick)."""
+        """Sources due at ``now`` and not running, in config order: O(1) while nothing is due,
+        O(k log n) for k due sources (a source's entry leaves the heap while it runs and comes
+        back with its result's next due time)."""
         due = self._load_schedule()
-        heap, found = self._heap, set()
+        heap, names = self._heap, []
         while heap and heap[0][0] <= now:
-            t, _, n = heapq.heappop(heap)
-            # stale (rescheduled since) or running (rescheduled by its result): dropped
-            if t == _key(due[n]) and n not in self._inflight:
-                found.add(n)
-        return sorted(found, key=self._index.__getitem__)
+            when, _, name = heapq.heappop(heap)
+            if due.get(name) == when and name not in self._inflight:
+                names.append(name)
+        return sorted(names, key=self._order.__getitem__)
 
     def start_due(self) -> list[asyncio.Task[list[SourceResult]]]:
         """Start one batch of every due source that is not already running; don't wait for it."""
@@ -271,9 +272,10 @@ class Service:
         def done(t: asyncio.Task[list[SourceResult]]) -> None:
             self._batches.discard(t)
             for n in names:
-                if self._inflight.get(n) is t:
-                    del self._inflight[n]  # a source that did not report (cancelled, crashed):
-                    self._push(n)  # due again at its old time
+                if self._inflight.get(n) is t:  # a source that did not report (cancelled, crashed)
+                    del self._inflight[n]
+                    if self._due is not None and not self.stopping:
+                        self._set_due(n, self.clock() + dt.timedelta(seconds=RETRY_UNREPORTED))
 
         task.add_done_callback(done)
         return task
@@ -299,10 +301,9 @@ class Service:
         return results
 
     def _on_result(self, r: SourceResult) -> None:
-        if self._due is not None and r.source in self._due:
-            self._due[r.source] = r.next_due_at
-            self._push(r.source)
         self._inflight.pop(r.source, None)
+        if self._due is not None and r.source in self._due:
+            self._set_due(r.source, r.next_due_at or self.clock())
         if r.status != "error":
             return
         self.failed_sources += 1
@@ -353,18 +354,28 @@ class Service:
             raise
         if ok:
             self._publish_retry_at = None
-            self._publish_retry_delay = 60.0
+            self._publish_failures = 0
             self.last_publish_error = None
         else:
             self._schedule_retry()
+        self._record_publishing(ok)
         return ok
+
+    def _record_publishing(self, ok: bool) -> None:
+        """Remember this pass in the database, so `monitor status` shows a failing publish too."""
+        try:
+            self.app.record_publishing(PublishingState(self.clock(), ok, self.last_publish_error,
+                                                       self._publish_retry_at))
+        except MonitorError as e:
+            log.error("could not record the publishing state: %s", e.reason)
 
     def _schedule_retry(self) -> None:
         """A failed publish is tried again by a later tick: 1 min, 2, 4, … up to 1 h."""
         self.failed_publishes += 1
-        self._publish_retry_at = self.clock() + dt.timedelta(seconds=self._publish_retry_delay)
+        delay = backoff_delay(PUBLISH_RETRY_FIRST, self._publish_failures, PUBLISH_RETRY_MAX)
+        self._publish_failures += 1
+        self._publish_retry_at = self.clock() + dt.timedelta(seconds=delay)
         log.warning("publishing will be retried at %s", self._publish_retry_at.isoformat(timespec="seconds"))
-        self._publish_retry_delay = min(self._publish_retry_delay * 2, 3600.0)
 
     def _publish_weeks(self, weeks: list[dt.date], now: dt.datetime) -> bool:
         """In the publish thread, with its own connection: each week, oldest first, once."""
@@ -432,14 +443,44 @@ class Service:
                 self.last_publish_error = e.reason
                 ok = False
                 self._schedule_retry()
+                self._record_publishing(ok)
             except Exception as e:  # noqa: BLE001 -- logged with its traceback; retried
                 log.error("internal error while publishing: %s: %s\n%s", type(e).__name__, e,
                           traceback.format_exc())
                 self.last_publish_error = f"internal error {type(e).__name__}: {e}"
                 ok = False
                 self._schedule_retry()
+                self._record_publishing(ok)
+            await self.deliver_due()  # right after publishing (the catch-up too); weeks published before also
             if not self._publish_again or self.stopping:
                 return ok
+
+    # -- delivering -------------------------------------------------------------------------
+
+    async def deliver_due(self) -> bool:
+        """Deliver every published week due to a recipient (monitor.deliver); False if a message failed.
+
+        Runs on the event loop through the service's application (each ledger write is one short
+        transaction; the mail itself goes out in a worker thread). Temporary failures are retried
+        by a later tick at the ledger's ``next_attempt_at``.
+        """
+        if self.stopping or (self.config.deliver.email is None and not self.config.deliver.notify):
+            return True
+        try:
+            report = await self.app.deliver(now=self.clock(), stopping=lambda: self.stopping)
+        except MonitorError as e:
+            log.error("could not deliver: %s", e.reason)
+            self.failed_deliveries += 1
+            self._deliver_retry_at = self.clock() + dt.timedelta(seconds=60)
+            return False
+        except Exception as e:  # noqa: BLE001 -- logged with its traceback; retried
+            log.error("internal error while delivering: %s: %s\n%s", type(e).__name__, e, traceback.format_exc())
+            self.failed_deliveries += 1
+            self._deliver_retry_at = self.clock() + dt.timedelta(seconds=60)
+            return False
+        self._deliver_retry_at = report.next_retry
+        self.failed_deliveries += len(report.failed)
+        return report.ok
 
     # -- modes ----------------------------------------------------------------------------
 
@@ -448,10 +489,11 @@ class Service:
         try:
             await self.fetch_due()
             published = await self.publish_due()
+            delivered = await self.deliver_due()
         except MonitorError as e:
             log.error("%s", e.reason)
             return 1
-        return 1 if self.failed_sources or not published else 0
+        return 1 if self.failed_sources or not published or not delivered else 0
 
     async def _tick_job(self) -> None:
         """Every tick: start the due sources; retry a failed publish when its time has come.
@@ -466,6 +508,9 @@ class Service:
             log.error("cannot read the schedule: %s (next tick retries)", e.reason)
             return
         now = self.clock()
+        if self._deliver_retry_at is not None and now >= self._deliver_retry_at:
+            self._deliver_retry_at = None
+            self.request_publish()  # publishes nothing new, then delivers what is due again
         if self._publish_retry_at is not None:
             if now >= self._publish_retry_at:
                 self._publish_retry_at = None
@@ -522,7 +567,7 @@ class Service:
         if self.scheduler is not None:
             for job in self.scheduler.get_jobs():
                 out[job.id] = getattr(job, "next_run_time", None)
-        dues = [t for t in (self._due or {}).values() if t is not None]
+        dues = [t for t in (self._due or {}).values() if t is not _NEVER]
         out["next_source_due"] = min(dues) if dues else None
         return out
 
@@ -548,7 +593,7 @@ def _quiet_libraries() -> None:
 
 
 def _error(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr, flush=True)
+    print(f"error: {message}", file=sys.stderr, flush=True)  # noqa: T201 -- before logging is set up
 
 
 def run_service(config: Config, *, once: bool = False, clock: Clock | None = None) -> int:

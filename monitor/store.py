@@ -11,6 +11,9 @@ Tables::
     versions    every observed version of a post (1 = first seen) + its diff
     fetch_log   one row per source run: status, HTTP code, timings, counts, error
     digests     one row per built week: title, lead, posts, content hash
+    deliveries  the delivery ledger: one row per (week, channel, recipient) and its state
+    delivery_starts  per (channel, recipient): the first week it is due (a new recipient
+                never gets the back catalogue)
 
 All timestamps are stored as ISO 8601 UTC text with microseconds, so they sort
 as text. Writes of one source run happen in one transaction
@@ -23,18 +26,28 @@ import datetime as dt
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from .errors import StorageError
-from .models import FieldChange, PostWrite, RunWrites, SourceResult, SourceState, StoredPost, Version
+from .models import (
+    Delivery,
+    FieldChange,
+    PostWrite,
+    PublishingState,
+    RunWrites,
+    SourceResult,
+    SourceState,
+    StoredPost,
+    Version,
+)
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 migrations = Migrations("digest-monitor")
 
@@ -177,6 +190,47 @@ def _m0004(db: Database) -> None:
     db.execute("ALTER TABLE sources ADD COLUMN shrunk_runs INTEGER NOT NULL DEFAULT 0")
 
 
+@migrations(name="0005_publishing_state")
+def _m0005(db: Database) -> None:
+    # the service's last publish pass: a failing publish shows in `monitor status` and /healthz
+    # (from any process) until a pass succeeds
+    db.execute("CREATE TABLE publishing (id INTEGER PRIMARY KEY CHECK (id = 1), attempted_at TEXT, "
+               "ok INTEGER NOT NULL, last_error TEXT, retry_at TEXT)")
+
+
+@migrations(name="0006_deliveries")
+def _m0006(db: Database) -> None:
+    # the delivery ledger (monitor/deliver/): a row is written "queued" before a message is sent
+    # and "sent" after, so a crash never loses track of who has the week
+    db.executescript(
+        """
+        CREATE TABLE deliveries (
+            week_ending TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            state TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            generation INTEGER NOT NULL DEFAULT 0,
+            permanent INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            next_attempt_at TEXT,
+            created_at TEXT,
+            updated_at TEXT,
+            sent_at TEXT,
+            PRIMARY KEY (week_ending, channel, recipient)
+        );
+        CREATE TABLE delivery_starts (
+            channel TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            since_week TEXT NOT NULL,
+            added_at TEXT NOT NULL,
+            PRIMARY KEY (channel, recipient)
+        );
+        """
+    )
+
+
 def iso(value: dt.datetime | None) -> str | None:
     """A datetime as sortable UTC text (microseconds always present)."""
     if value is None:
@@ -265,6 +319,9 @@ def _wrap(e: sqlite3.Error, what: str, path: Path | str) -> StorageError:
     return StorageError(f"database error while {what}: {msg}")
 
 
+T = TypeVar("T")
+
+
 class Store:
     """The monitor's database. Open with :meth:`open`; close when done."""
 
@@ -274,7 +331,7 @@ class Store:
         self.busy_timeout = busy_timeout
 
     @classmethod
-    def open(cls, path: Path | str, *, busy_timeout: float = 30.0) -> "Store":
+    def open(cls, path: Path | str, *, busy_timeout: float = 30.0) -> Store:
         """Open (creating if needed) and migrate. Waits up to ``busy_timeout`` s for a lock."""
         try:
             if str(path) != ":memory:":
@@ -295,13 +352,13 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _retry(self, fn, what: str):
+    def _retry(self, fn: Callable[[], T], what: str) -> T:
         """Run ``fn``; on 'database is locked' retry with backoff until busy_timeout."""
         deadline = time.monotonic() + self.busy_timeout
         delay = 0.05
@@ -320,7 +377,7 @@ class Store:
         transaction of its own; these statements are ours and only read."""
         cursor = self.db.conn.execute(sql, params)
         keys = [d[0] for d in cursor.description]
-        return (dict(zip(keys, row)) for row in cursor)
+        return (dict(zip(keys, row, strict=True)) for row in cursor)
 
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:
@@ -370,7 +427,7 @@ class Store:
         """:meth:`http_cache` for many (source, url) pairs in a few queries (those never fetched
         are left out)."""
         keys = list(dict.fromkeys(keys))
-        out = {}
+        out: dict[tuple[str, str], tuple[str | None, str | None, str | None]] = {}
         with self._errors("reading the HTTP cache"):
             for i in range(0, len(keys), 400):
                 chunk = keys[i:i + 400]
@@ -398,11 +455,12 @@ class Store:
         if source:
             sql, params = sql + " WHERE source = ?", [source]
         with self._errors("counting posts"):
-            return next(self._rows(sql, params))["n"]
+            return int(next(self._rows(sql, params))["n"])
 
     def posts(self, *, source: str | None = None, since: dt.datetime | None = None,
               changed: bool = False) -> list[StoredPost]:
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if source:
             where.append("source = ?")
             params.append(source)
@@ -539,7 +597,7 @@ class Store:
             "author, outlet, hash, changes) "
             "VALUES ((SELECT id FROM posts WHERE source = ? AND identity = ?),1,?,?,?,?,?,?,?,?,?,'[]')",
             [(source, o.identity, now, r[4], r[7], r[8], r[5], r[6], r[9], r[10], o.hash)
-             for o, r in zip(new, rows)],
+             for o, r in zip(new, rows, strict=True)],
         )
 
     def _update_post(self, o: PostWrite, now: str | None) -> None:
@@ -599,6 +657,64 @@ class Store:
             rows = list(self._rows("SELECT * FROM digests WHERE week_ending = ?", [week_ending.isoformat()]))
         return rows[0] if rows else None
 
+    # -- the delivery ledger (what to send is decided in monitor/deliver/ledger.py) -------------
+
+    def deliveries(self) -> list[Delivery]:
+        """Every ledger row (a few per week and recipient: small)."""
+        with self._errors("reading the delivery ledger"):
+            rows = list(self._rows("SELECT * FROM deliveries ORDER BY week_ending, channel, recipient"))
+        return [Delivery(
+            week_ending=dt.date.fromisoformat(r["week_ending"]), channel=r["channel"], recipient=r["recipient"],
+            state=r["state"], message_id=r["message_id"], attempts=r["attempts"], generation=r["generation"],
+            permanent=bool(r["permanent"]), last_error=r["last_error"],
+            next_attempt_at=parse_iso(r["next_attempt_at"]), created_at=parse_iso(r["created_at"]),
+            updated_at=parse_iso(r["updated_at"]), sent_at=parse_iso(r["sent_at"]),
+        ) for r in rows]
+
+    def put_delivery(self, d: Delivery) -> None:
+        """Write one ledger row as given (insert or replace), committed before this returns."""
+        with self._errors("writing the delivery ledger"), self.db.atomic():
+            self.db.execute(
+                "INSERT OR REPLACE INTO deliveries (week_ending, channel, recipient, state, message_id, attempts, "
+                "generation, permanent, last_error, next_attempt_at, created_at, updated_at, sent_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [d.week_ending.isoformat(), d.channel, d.recipient, d.state, d.message_id, d.attempts,
+                 d.generation, int(d.permanent), d.last_error, iso(d.next_attempt_at), iso(d.created_at),
+                 iso(d.updated_at), iso(d.sent_at)],
+            )
+
+    def delivery_starts(self) -> dict[tuple[str, str], dt.date]:
+        with self._errors("reading the delivery ledger"):
+            rows = self._rows("SELECT channel, recipient, since_week FROM delivery_starts")
+            return {(r["channel"], r["recipient"]): dt.date.fromisoformat(r["since_week"]) for r in rows}
+
+    def add_delivery_starts(self, starts: Iterable[tuple[str, str, dt.date]], now: dt.datetime) -> None:
+        """Remember the first week of new (channel, recipient) pairs; existing ones are kept."""
+        with self._errors("writing the delivery ledger"), self.db.atomic():
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO delivery_starts (channel, recipient, since_week, added_at) VALUES (?,?,?,?)",
+                [(c, r, w.isoformat(), iso(now)) for c, r, w in starts],
+            )
+
+    def set_publishing(self, state: PublishingState) -> None:
+        """Record the service's last publish pass, as given."""
+        with self._errors("recording the publishing state"):
+            self._retry(lambda: self.db.execute(
+                "INSERT INTO publishing (id, attempted_at, ok, last_error, retry_at) VALUES (1, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET attempted_at = excluded.attempted_at, ok = excluded.ok, "
+                "last_error = excluded.last_error, retry_at = excluded.retry_at",
+                [iso(state.attempted_at), int(state.ok), state.last_error, iso(state.retry_at)]),
+                "recording the publishing state")
+            self.db.conn.commit()
+
+    def publishing(self) -> PublishingState | None:
+        with self._errors("reading the publishing state"):
+            row = self.db.conn.execute(
+                "SELECT attempted_at, ok, last_error, retry_at FROM publishing WHERE id = 1").fetchone()
+        if row is None:
+            return None
+        return PublishingState(parse_iso(row[0]), bool(row[1]), row[2], parse_iso(row[3]))
+
     def integrity_check(self) -> str:
         with self._errors("checking integrity"):
-            return next(self.db.query("PRAGMA integrity_check"))["integrity_check"]
+            return str(next(self._rows("PRAGMA integrity_check"))["integrity_check"])

@@ -32,23 +32,32 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from .. import __version__, workers
 from ..config import Config, SourceConfig
+from ..detect import check_post_count, needs_full_sweep, post_write, run_writes
 from ..errors import MonitorError, NoPostsFound, RateLimited, SourceError
 from ..extract import extract, merge, post_identity
 from ..fetch import Fetcher
-from ..models import Decision, Page, PostData, Response, SourceResult
+from ..models import (
+    Decision,
+    Page,
+    PostData,
+    PostWrite,
+    Response,
+    RunStatus,
+    SourceResult,
+    SourceState,
+    StoredPost,
+)
 from ..schedule import is_due
-from ..detect import check_post_count, needs_full_sweep, post_write, run_writes
-from ..models import PostWrite, SourceState, StoredPost
-from ..store import Store
+from ..storage import Storage
+from ..urls import same_host
 from ..workers import ParsePool, default_parse_workers
 
 log = logging.getLogger("monitor")
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 Clock = Callable[[], dt.datetime]
 
 
@@ -68,18 +77,6 @@ def wants_pool(n_sources: int, workers: int | None = None) -> int:
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(UTC)
-
-
-def same_host(url: str, page_url: str) -> bool:
-    """Whether ``url`` is on the host of the page that linked it (``www.`` aside).
-
-    Links a page hands us (its feed, its "Older posts") are followed only there: a page must not
-    be able to send the monitor to another site, or to a service on the monitor's own network.
-    """
-    def host(u: str) -> str:
-        return (urlsplit(u).hostname or "").removeprefix("www.")
-
-    return bool(host(url)) and host(url) == host(page_url)
 
 
 def user_agent(config: Config) -> str:
@@ -125,12 +122,12 @@ class _Run:
 class Ingest:
     """Runs sources through fetch -> extract -> detect -> store. Network, pool and clock injectable.
 
-    The sources must be registered in the store first (:meth:`Store.sync_sources`, done once by the
+    The sources must be registered in the store first (:meth:`Storage.sync_sources`, done once by the
     application at start): a run reads and writes the state of its own sources only, so its cost
     grows with the sources it runs, never with the sources configured.
     """
 
-    def __init__(self, config: Config, store: Store, *, fetcher: Fetcher | None = None,
+    def __init__(self, config: Config, store: Storage, *, fetcher: Fetcher | None = None,
                  clock: Clock = utcnow, pool: ParsePool | None = None, parse_workers: int | None = None):
         self.config = config
         self.store = store
@@ -210,24 +207,20 @@ class Ingest:
             await self._ingest(run, fetcher)
         except MonitorError as e:  # the source's own error, or storage problems while reading
             error = e
-        except Exception as e:  # a bug must not abort the other sources
+        except Exception as e:  # noqa: BLE001 -- a bug must not abort the other sources
             log.error("internal error on %s:\n%s", src.name, traceback.format_exc())
             error = SourceError(f"internal error: {type(e).__name__}: {e}")
         finished = self.clock()
         duration = time.monotonic() - t0
+        status: RunStatus = "ok"
         if error is not None:
             status = "error"
         elif run.pages == 0 and not run.observations:
             status = "not_modified"
-        else:
-            status = "ok"
-        counts = {"new": 0, "changed": 0, "unchanged": 0}
-        for o in run.observations.values():
-            counts[o.outcome] += 1
-        if error is not None:
-            counts = dict.fromkeys(counts, 0)  # nothing half-read is stored
+        outcomes = [o.outcome for o in run.observations.values()] if error is None else []
         result = SourceResult(
-            source=src.name, status=status, **counts, pages=run.pages,
+            source=src.name, status=status, new=outcomes.count("new"), changed=outcomes.count("changed"),
+            unchanged=outcomes.count("unchanged"), pages=run.pages,
             http_status=getattr(error, "status", None) or run.http_status,
             error=error.reason if error else None, error_type=type(error).__name__ if error else None,
             duration=duration, rule=run.rule, warnings=tuple(run.warnings),
@@ -334,10 +327,12 @@ class Ingest:
                                            kind=kind, selectors=selectors)  # type: ignore[arg-type]
         # nothing stored yet: every post is new, so the worker decides them too (no second trip)
         decide_new = not run.known
+        page: Page
+        decisions: tuple[tuple[str, str, Decision], ...] | None
         page, decisions = await run.pool.call(workers.extract_page, resp.content, resp.url, dict(resp.headers),
                                               tz, kind, selectors, decide_new)
         if decisions is not None:
-            for p, (identity, url_key, d) in zip(page.posts, decisions):
+            for p, (identity, url_key, d) in zip(page.posts, decisions, strict=True):
                 run.decisions.setdefault(p, (identity, url_key, None, d))
         return page
 
@@ -367,7 +362,7 @@ class Ingest:
             decisions = await run.pool.call(workers.decide_all, pairs, tz)
         else:
             decisions = workers.decide_all(pairs, tz)
-        for (p, identity, url_key, existing), d in zip(todo, decisions):
+        for (p, identity, url_key, existing), d in zip(todo, decisions, strict=True):
             run.decisions[p] = (identity, url_key, existing, d)
 
     @staticmethod
