@@ -62,7 +62,7 @@ ROOT = HERE.parent
 DEFAULT_OUT = HERE / "results"
 sys.path.insert(0, str(HERE))
 
-import run as benchrun  # bench/run.py: the site server and the machine figures
+import run as benchrun  # noqa: E402 -- bench/run.py: the site server and the machine figures
 
 TARGETS = {"cold_vs_fetch": 1.2, "idle_cores": 0.01}
 #: Source runs per second in row 2, the same at N and at 10 x N (the intervals scale with N), so
@@ -270,8 +270,8 @@ def digests(db: Path) -> int:
 
 
 def statuses(db: Path, after_id: int, upto_id: int) -> dict[str, int]:
-    return {s: n for s, n in _query(db, "SELECT status, count(*) FROM fetch_log WHERE id > ? AND id <= ? "
-                                        "GROUP BY status", (after_id, upto_id))}
+    return dict(_query(db, "SELECT status, count(*) FROM fetch_log WHERE id > ? AND id <= ? GROUP BY status",
+                       (after_id, upto_id)))
 
 
 def wait_first_cycle(w: Watched, db: Path, n: int, timeout: float, poll: float = 0.1) -> float:
@@ -656,7 +656,7 @@ def table(res: dict[str, Any]) -> str:
         lines.append(f"| RSS over {m['minutes']:g} min, {m['sources']:,} sources every 30 s (after the first "
                      f"cycle) | {m['rss_mb_at_settle']:.1f} -> {m['rss_mb_end']:.1f} MB, slope "
                      f"{m['slope_mb_per_min']:+.3f} MB/min | no growth | {bg(m['background_cores'])} |")
-    if sh := r.get("short"):
+    if (sh := r.get("short")) and sh["gaps"]:
         lines.append(f"| `every: 5s`, {sh['sources']} sources: gap between runs | p50 {sh['p50_s']:.2f} s, "
                      f"p95 {sh['p95_s']:.2f} s ({sh['gaps']} gaps) | ~5 s | {bg(sh['background_cores'])} |")
     mc = res["machine"]
@@ -680,6 +680,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(DEFAULT_OUT), help="where service-latest.json goes")
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
     args = ap.parse_args(argv)
+    # every child (the site server of bench/run.py too) imports ``monitor`` from this checkout
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     quick = args.quick
     args.runs = args.runs or (1 if quick else 3)
     args.idle_seconds = args.idle_seconds if args.idle_seconds is not None else (10 if quick else 60)

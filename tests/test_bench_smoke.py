@@ -166,7 +166,7 @@ def service_bench(tmp_path_factory):
     out = tmp_path_factory.mktemp("service-bench")
     proc = subprocess.run(
         [sys.executable, str(BENCH), "--service", "--quick", "--n", "12", "--runs", "1", "--idle-seconds", "3",
-         "--steady-window", "3", "--memory-minutes", "0.4", "--short-seconds", "8", "--out", str(out)],
+         "--steady-window", "3", "--memory-minutes", "0.4", "--short-seconds", "13", "--out", str(out)],
         check=False, capture_output=True, text=True, timeout=400, cwd=ROOT,
     )
     return proc, out
