@@ -468,7 +468,7 @@ def write_files(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
 
 
 #: Temp files written (and fsynced) at once: fsync waits for the disk, not for Python, and a disk
-#: syncs many files about as fast as one, so 500 history pages go to disk several times faster.
+#: syncs many files about as fast as one, so a week's history pages reach the disk together.
 WRITERS = 16
 
 
