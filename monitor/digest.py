@@ -9,13 +9,17 @@
     present(digest, ...)           -> DigestView   every line of the house style, as text
     render_text(view)              -> str          the digest as plain text
 
+A :class:`DigestView` has two layouts: HTML, ``templates/_digest_body.html``
+(rendered by :mod:`monitor.publish` once per digest, for its page and, sanitized,
+its feed entries), and plain text, :func:`render_text` (here, so it stays pure).
+
 Everything a template or a feed shows comes out of :func:`present` already
-cleaned (:func:`clean_text`): control characters and code points that are not
-allowed in XML are gone, so no input can make a page or a feed invalid. Each
-such text is a :class:`Clean` string, which tells the renderers that cleaning
-it again would change nothing (they still clean every other text).
-Escaping is :mod:`monitor.publish`'s job (the templates' autoescape, and
-``feed_body`` for the feeds), and so is sanitizing HTML.
+cleaned (:func:`clean_text`, :mod:`monitor.text`): control characters and code
+points that are not allowed in XML are gone, so no input can make a page or a
+feed invalid. Each such text is a :class:`Clean` string, which tells the
+renderers that cleaning it again would change nothing (they still clean every
+other text). Escaping is :mod:`monitor.publish`'s job (the templates'
+autoescape; feedgen for the feeds), and so is sanitizing HTML.
 
 House style (``shared/weekly-digest-style.md`` section 2)::
 
