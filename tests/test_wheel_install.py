@@ -48,14 +48,14 @@ def test_the_wheel_ships_templates_and_seeds(installed: Path, tmp_path: Path) ->
     code = ("import importlib.resources as r, monitor; "
             "print(monitor.__file__); "
             "print(sorted(p.name for p in r.files('monitor.templates').iterdir() if p.name.endswith('.html'))); "
-            "print(len([p for p in (r.files('monitor') / 'sample' / 'seeds').iterdir()]))")
+            "print(len([p for p in (r.files('monitor.demo') / 'seeds').iterdir()]))")
     r = _run([str(installed / "python"), "-c", code], cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     where, templates, seeds = r.stdout.splitlines()
     assert str(installed.parent) in where and str(ROOT) not in where  # the install, not the checkout
     expected = sorted(p.name for p in (ROOT / "templates").glob("*.html"))
     assert templates == repr(expected)
-    assert int(seeds) == len(list((ROOT / "monitor" / "sample" / "seeds").glob("*.txt")))
+    assert int(seeds) == len(list((ROOT / "monitor" / "demo" / "seeds").glob("*.txt")))
 
 
 def test_the_installed_command_fetches_and_publishes(installed: Path, tmp_path: Path) -> None:
