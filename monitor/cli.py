@@ -6,7 +6,6 @@ Exit codes: 0 all good; 1 a source (or a build) failed, the rest still stored;
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import logging
@@ -19,7 +18,8 @@ from typing import Any
 import click
 
 from . import __version__
-from .config import Config, load_config
+from .cli_sources import add, init, remove, sources
+from .config import Config, load_config, parse_config
 from .errors import ConfigError, MonitorError
 from .extract import normalize_url
 from .models import SourceResult
@@ -62,6 +62,12 @@ def _open_store(config: Config) -> Store:
 def _fail(message: str, code: int = 1) -> None:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
+
+
+def _need_sources(config: Config) -> None:
+    if not config.sources:
+        where = f" in {config.path}" if config.path else ""
+        _fail(f"no sources{where} yet: add one with `monitor add URL`", 2)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -110,6 +116,7 @@ def fetch(config: Config, sources: tuple[str, ...]) -> None:
     """
     from .pipeline import run_once
 
+    _need_sources(config)
     try:
         names = [config.source(n).name for n in sources] or None
     except ConfigError as e:
@@ -268,30 +275,34 @@ def status(config: Config, fmt: str) -> None:
 @click.argument("url")
 @click.option("--type", "kind", type=click.Choice(["auto", "html", "feed"]), default="auto", show_default=True)
 @click.option("--no-robots", is_flag=True, help="Ignore robots.txt for this check.")
-@config_option
-def check(config: Config, url: str, kind: str, no_robots: bool) -> None:
-    """Fetch URL and print what would be extracted, storing nothing."""
-    from .pipeline import check_url
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Config file [default: ./config.yaml if there is one, else the defaults].")
+@click.pass_context
+def check(ctx: click.Context, url: str, kind: str, no_robots: bool, fmt: str, config_path: Path | None) -> None:
+    """Fetch URL and print what would be extracted, storing nothing.
+
+    The verdict is fetch's: exit 0 when the URL gives posts, 1 when fetch would fail it (no
+    posts: NoPostsFound; not found; robots.txt), 2 on bad arguments. Needs no config file.
+    """
+    from .cli_sources import check_json, load_or_default, print_documents, print_verdict, run_check
 
     try:
-        found = asyncio.run(check_url(config, url, kind, robots=not no_robots))
+        config = load_or_default(ctx, config_path)
+        normalized = parse_config({"site": {"title": "x"}, "sources": [{"name": "x", "url": url}]}).sources[0].url
+    except ConfigError as e:
+        _fail(str(e), 2)
+    try:
+        report = run_check(config, normalized, kind, robots=not no_robots)
     except MonitorError as e:
         _fail(e.reason)
-    for resp, page in found:
-        click.echo(f"{resp.url}\n  HTTP {resp.status}, {len(resp.content)} bytes, {page.kind}, rule: {page.rule}, "
-                   f"{len(page.posts)} posts")
-        if page.author:
-            click.echo(f"  page author: {page.author}")
-        if page.feed_url:
-            click.echo(f"  feed: {page.feed_url}")
-        if page.next_url:
-            click.echo(f"  next page: {page.next_url}")
-        for w in page.warnings:
-            click.echo(f"  warning: {w}")
-        for p in page.posts:
-            day = p.published.astimezone(config.timezone).date().isoformat() if p.published else "no date"
-            who = ", ".join(x for x in (p.author, p.outlet) if x)
-            click.echo(f"  - {day}  {p.title}\n      {p.url}" + (f"\n      {who}" if who else ""))
+    if fmt == "json":
+        click.echo(check_json(report, config))
+    else:
+        print_documents(report, config)
+        # (an explanation of the extraction goes here, between the documents and the verdict)
+        print_verdict(report)
+    sys.exit(0 if report.ok else 1)
 
 
 # -- digest / run / demo --------------------------------------------------------------------
@@ -342,6 +353,7 @@ def run(ctx: click.Context, config: Config, once: bool) -> None:
     """
     from .service import run_service
 
+    _need_sources(config)
     code = run_service(config, once=once)
     sys.exit(code)
 
@@ -356,6 +368,10 @@ def demo(port: int, workdir: Path | None, no_serve: bool) -> None:
     from .demo import run_demo
 
     sys.exit(run_demo(port=port, workdir=workdir, serve=not no_serve))
+
+
+for _command in (init, add, remove, sources):
+    cli.add_command(_command)
 
 
 def main() -> None:

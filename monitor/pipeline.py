@@ -42,8 +42,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import __version__, _jobs
+from .checking import CheckReport, Reading, judge, no_posts_reason
 from .config import Config, SourceConfig
-from .errors import ExtractError, MonitorError, NoPostsFound, RateLimited, SourceError
+from .errors import MonitorError, NoPostsFound, RateLimited, SourceError
 from .extract import extract, merge, post_identity
 from .fetch import Fetcher
 from .models import Decision, Page, PostData, Response, SourceResult
@@ -564,7 +565,7 @@ class Pipeline:
             if page.kind == "html":
                 if before:
                     raise NoPostsFound(f"no posts found on a page that had {before}", url=url)
-                raise NoPostsFound(f"no posts found on {url} (tried the classic, block, text and generic layouts)", url=url)
+                raise NoPostsFound(no_posts_reason(url), url=url)
             if before:
                 raise NoPostsFound(f"the feed lists no entries; it had {before}", url=url)
             run.warnings.append("the feed lists no entries")
@@ -605,24 +606,46 @@ def run_once(config: Config, store: Store, names: Sequence[str] | None = None, *
 
 
 async def check_url(config: Config, url: str, kind: str = "auto", *, fetcher: Fetcher | None = None,
-                    robots: bool = True) -> list[tuple[Response, Page]]:
-    """Fetch and extract ``url`` (and its discovered feed), storing nothing."""
+                    robots: bool = True) -> CheckReport:
+    """Fetch and extract ``url`` (and the feed a page links), storing nothing; the verdict is the one
+    a fetch of ``url`` as a source would reach (see :mod:`monitor.checking`)."""
     own = fetcher is None
     fetcher = fetcher or Fetcher(config.fetch, user_agent=user_agent(config))
-    out: list[tuple[Response, Page]] = []
+    readings: list[Reading] = []
+    error: MonitorError | None = None
+    feed_site: str | None = None
     try:
         resp = await fetcher.get(url, respect_robots=robots)
+        readings.append(Reading(resp, None))
         page = extract(resp.content, url=resp.url, headers=resp.headers, tz=config.timezone,
                        kind=kind)  # type: ignore[arg-type]
-        out.append((resp, page))
-        if kind == "auto" and page.kind == "html" and page.feed_url:
+        readings[0] = Reading(resp, page)
+        # the page's feed: read with the page (auto), or to suggest it when the page has no posts
+        if page.kind == "html" and page.feed_url and (kind == "auto" or not page.posts):
             try:
                 fresp = await fetcher.get(page.feed_url, respect_robots=robots)
-                out.append((fresp, extract(fresp.content, url=fresp.url, headers=fresp.headers,
-                                           tz=config.timezone, kind="feed")))
-            except (SourceError, ExtractError):
+                readings.append(Reading(fresp, extract(fresp.content, url=fresp.url, headers=fresp.headers,
+                                                       tz=config.timezone, kind="feed")))
+            except SourceError:
                 pass
+        if page.kind == "feed" and not page.posts:
+            feed_site = _feed_site(resp)
+    except SourceError as e:
+        error = e
+        if readings and kind == "feed":
+            feed_site = _feed_site(readings[0].response)
     finally:
         if own:
             await fetcher.aclose()
-    return out
+    return judge(url, kind, readings, error, feed_site=feed_site)
+
+
+def _feed_site(resp: Response) -> str | None:
+    """The site a feed names as its home (its <link>), on the feed's host, else None."""
+    import feedparser
+
+    try:
+        link = (feedparser.parse(resp.content).get("feed") or {}).get("link")
+    except Exception:  # noqa: BLE001 -- only a hint
+        return None
+    return link if isinstance(link, str) and link.startswith(("http://", "https://")) and link != resp.url else None
