@@ -257,3 +257,95 @@ def _every(seconds: float) -> str:
 
 def check_json(report: CheckReport, config: Config) -> str:
     return json.dumps(check_report_json(report, config), ensure_ascii=False, indent=2)
+
+
+# -- OPML ----------------------------------------------------------------------------------------
+
+
+@click.command("import-opml")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--every", default="1h", show_default=True, help="Polling interval of the imported feeds.")
+@path_option
+def import_opml(path: Path, file: Path, every: str) -> None:
+    """Add the feeds of an OPML FILE (exported by reader, Miniflux, rss2email, ...) as sources.
+
+    Each feed becomes a source of type feed named after its outline; a feed already watched
+    is skipped, a name already taken gets the feed's host added. Nothing is fetched: run
+    `monitor fetch` next. The config file keeps its comments and layout.
+    """
+    from .opml import OpmlError, parse
+    from .sourcelist import ConfigFile
+
+    try:
+        feeds = parse(file.read_bytes())
+    except OpmlError as e:
+        _fail(f"{file}: {e.reason}", 2)
+    try:
+        cf = ConfigFile.load(path)
+    except ConfigError as e:
+        _fail(str(e), 2)
+    added: list[str] = []
+    for f in feeds:
+        try:
+            url = parse_config({"site": {"title": "x"}, "sources": [{"name": "x", "url": f.xml_url}]}).sources[0].url
+        except ConfigError:
+            click.echo(f"skipped {f.title!r}: not an http(s) URL: {f.xml_url}")
+            continue
+        name = f.title
+        if cf.find_duplicate("\0", url):
+            click.echo(f"skipped {f.title!r}: {url} is already watched")
+            continue
+        if cf.find_duplicate(name, url):
+            name = f"{name} ({urlsplit(url).hostname})"
+        why = cf.find_duplicate(name, url)
+        if why:
+            click.echo(f"skipped {f.title!r}: {why}")
+            continue
+        try:
+            cf.add([{"name": name, "url": url, "type": "feed", "every": every}])
+        except ConfigError as e:
+            _fail(str(e), 2)
+        added.append(name)
+    if added:
+        try:
+            cf.save()
+        except OSError as e:
+            _fail(f"cannot write {path}: {e}", 1)
+    click.echo(f"imported {plural(len(added), 'feed')} of {len(feeds)} into {path}"
+               + ("; next: monitor fetch" if added else ""))
+
+
+@click.command("export-opml")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file [default: stdout].")
+@path_option
+def export_opml(path: Path, output: Path | None) -> None:
+    """Write the sources as OPML, for a feed reader. A page source is listed with the feed it
+    links (once a fetch has found it), else with the page itself (readers look for its feed)."""
+    import datetime as dt
+
+    from .opml import OpmlFeed, render
+    from .report import read_feed_urls
+
+    try:
+        config = load_config(path)
+    except ConfigError as e:
+        _fail(str(e), 2)
+    try:
+        found = read_feed_urls(config)
+    except MonitorError as e:
+        _fail(e.reason, 1)
+    feeds = []
+    for s in config.sources:
+        if s.type == "feed":
+            feeds.append(OpmlFeed(s.name, s.url))
+        else:
+            feeds.append(OpmlFeed(s.name, found.get(s.name) or s.url, s.url))
+    text = render(feeds, title=config.site_title, now=dt.datetime.now(dt.timezone.utc))
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    from .sourcelist import atomic_write
+
+    atomic_write(output, text)
+    click.echo(f"wrote {plural(len(feeds), 'source')} to {output}", err=True)

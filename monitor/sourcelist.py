@@ -44,7 +44,7 @@ def starter_text() -> str:
     return resources.files("monitor").joinpath("starter_config.yaml").read_text(encoding="utf-8")
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -62,7 +62,7 @@ def write_starter(path: Path) -> None:
     """Write the starter config to ``path``; an existing file is never overwritten."""
     if path.exists():
         raise ConfigError("", f"{path} already exists; not overwritten (monitor add URL adds a source to it)")
-    _atomic_write(path, starter_text())
+    atomic_write(path, starter_text())
 
 
 def _yaml(indent: tuple[int, int, int]) -> YAML:
@@ -171,5 +171,5 @@ class ConfigFile:
 
     def save(self) -> None:
         text = _dump(self.yaml, self.doc)
-        _atomic_write(self.path, text)
+        atomic_write(self.path, text)
         self.text = text

@@ -347,6 +347,20 @@ class Store:
         except OSError as e:
             raise StorageError(f"cannot open the database {path}: {e}") from e
 
+    @classmethod
+    def open_readonly(cls, path: Path | str, *, busy_timeout: float = 5.0) -> "Store | None":
+        """Open an existing database for reading only (no migration, no write, no file created):
+        for commands that only look, like ``monitor status``. None when there is no database yet."""
+        if str(path) == ":memory:" or not Path(path).exists():
+            return None
+        try:
+            conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout,
+                                   check_same_thread=False)
+            conn.execute("PRAGMA query_only=ON")
+            return cls(Database(conn), path, busy_timeout)
+        except sqlite3.Error as e:
+            raise _wrap(e, "opening", path) from e
+
     def close(self) -> None:
         self.db.close()
 
@@ -442,6 +456,11 @@ class Store:
                 by_id[p.identity] = p
                 by_url.setdefault(r[_N_POST], p)
         return by_id, by_url
+
+    def post_counts(self) -> dict[str, int]:
+        """Stored posts per source, in one query."""
+        with self._errors("counting posts"):
+            return {r["source"]: r["n"] for r in self._rows("SELECT source, count(*) AS n FROM posts GROUP BY source")}
 
     def count_posts(self, source: str | None = None) -> int:
         sql, params = "SELECT count(*) AS n FROM posts", []
