@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .cli_sources import add, export_opml, import_opml, init, remove, sources
+from .cli_sources import add, export_opml, import_opml, init, remove, search, sources
 from .config import Config, load_config, parse_config
 from .errors import ConfigError, MonitorError
 from .extract import normalize_url
@@ -370,7 +370,7 @@ def demo(port: int, workdir: Path | None, no_serve: bool) -> None:
     sys.exit(run_demo(port=port, workdir=workdir, serve=not no_serve))
 
 
-for _command in (init, add, remove, sources, import_opml, export_opml):
+for _command in (init, add, remove, sources, import_opml, export_opml, search):
     cli.add_command(_command)
 
 

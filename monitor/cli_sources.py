@@ -22,7 +22,7 @@ import click
 from .checking import CheckReport
 from .config import Config, load_config, parse_config
 from .errors import ConfigError, MonitorError
-from .output import choose_format, emit, json_time, plural
+from .output import choose_format, emit, human_time, json_time, plural
 
 __all__ = ["add", "check_report_json", "init", "load_or_default", "print_check", "remove", "sources"]
 
@@ -349,3 +349,78 @@ def export_opml(path: Path, output: Path | None) -> None:
 
     atomic_write(output, text)
     click.echo(f"wrote {plural(len(feeds), 'source')} to {output}", err=True)
+
+
+# -- search --------------------------------------------------------------------------------------
+
+
+def _snippet_text(snippet: str, mark: tuple[str, str]) -> str:
+    """An FTS snippet as one line of text: tags of HTML content and their fragments at the cut
+    ends removed, entities decoded, matches between ``mark``."""
+    import html
+    import re
+
+    s = re.sub(r"^[^<>]*?\"\s*/?>", "", snippet)  # the tail of a tag cut at the snippet's start
+    s = re.sub(r"<[^<>]*>", "", s)
+    s = re.sub(r"<[^>]*$", "", s)  # a tag cut at its end
+    s = html.unescape(s)
+    s = " ".join(s.split())
+    return s.replace("\x02", mark[0]).replace("\x03", mark[1])
+
+
+@click.command()
+@click.argument("query")
+@click.option("--source", "names", multiple=True, metavar="NAME", help="Only posts of this source (repeatable).")
+@click.option("--since", default=None, metavar="DATE", help="Only posts published on or after DATE (YYYY-MM-DD).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10000))
+@click.option("--format", "fmt", type=click.Choice(["text", "tsv", "json"]), default=None,
+              help="[default: text on a terminal, tsv in a pipe]")
+@path_option
+def search(path: Path, query: str, names: tuple[str, ...], since: str | None, limit: int, fmt: str | None) -> None:
+    """Full-text search of stored posts (titles, excerpts, content), best match first.
+
+    Every word must match (stemmed: "recruit" finds "recruitment"); shows a snippet with the
+    matches highlighted, and the post's URL.
+    """
+    import datetime as dt
+
+    from .store import Store
+
+    try:
+        config = load_config(path)
+    except ConfigError as e:
+        _fail(str(e), 2)
+    since_dt = None
+    if since:
+        try:
+            since_dt = dt.datetime.fromisoformat(since)
+        except ValueError:
+            raise click.BadParameter(f"expected YYYY-MM-DD, got {since!r}", param_hint="--since") from None
+        since_dt = since_dt if since_dt.tzinfo else since_dt.replace(tzinfo=config.timezone)
+    if not query.strip():
+        raise click.BadParameter("give at least one word", param_hint="QUERY")
+    with Store.open(config.database) as store:
+        hits = store.search(query, sources=names, since=since_dt, limit=limit)
+    fmt = fmt or ("text" if sys.stdout.isatty() else "tsv")
+    tz = config.timezone
+    if fmt == "json":
+        click.echo(json.dumps([{"source": p.source, "title": p.title, "url": p.url,
+                                "published": json_time(p.published, tz),
+                                "snippet": _snippet_text(snip, ("**", "**")), "score": round(-rank, 3) + 0.0}
+                               for p, snip, rank in hits], ensure_ascii=False, indent=2))
+        return
+    if fmt == "tsv":
+        rows = [{"published": human_time(p.published, tz, empty=""), "source": p.source, "title": p.title,
+                 "snippet": _snippet_text(snip, ("**", "**")), "url": p.url} for p, snip, _ in hits]
+        emit(rows, ["published", "source", "title", "snippet", "url"], "tsv")
+        return
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(highlight=False)
+    for p, snip, _ in hits:
+        console.print(f"[bold]{escape(p.title)}[/bold]  ({escape(p.source)}, {human_time(p.published, tz)})")
+        text = escape(_snippet_text(snip, ("\x02", "\x03")))
+        console.print("  " + text.replace("\x02", "[reverse]").replace("\x03", "[/reverse]"))
+        console.print(f"  {escape(p.url)}", soft_wrap=True)
+    click.echo(plural(len(hits), "match", "matches"))

@@ -179,6 +179,14 @@ def _m0004(db: Database) -> None:
     db.execute("ALTER TABLE sources ADD COLUMN shrunk_runs INTEGER NOT NULL DEFAULT 0")
 
 
+@migrations(name="0005_search")
+def _m0005(db: Database) -> None:
+    # full-text search over what people remember of a post (monitor search): SQLite FTS5, kept
+    # current by triggers on posts, so every writer (a run, a migration, a repair) keeps it right
+    db["posts"].enable_fts(["title", "excerpt", "content"], fts_version="FTS5", create_triggers=True,
+                           tokenize="porter unicode61 remove_diacritics 2")
+
+
 def iso(value: dt.datetime | None) -> str | None:
     """A datetime as sortable UTC text (microseconds always present)."""
     if value is None:
@@ -484,6 +492,25 @@ class Store:
         sql += " ORDER BY published DESC, id DESC"
         with self._errors("reading posts"):
             return [_post_row(r) for r in self.db.conn.execute(sql, params)]
+
+    def search(self, query: str, *, sources: Sequence[str] = (), since: dt.datetime | None = None,
+               limit: int = 50) -> list[tuple[StoredPost, str, float]]:
+        """Posts matching ``query`` (every word, stemmed; quoted as given, so no FTS syntax can
+        fail), best first: (post, snippet with matches between \x02 and \x03, rank)."""
+        where, params = ["posts_fts MATCH ?"], [self.db.quote_fts(query)]
+        if sources:
+            where.append(f"p.source IN ({', '.join('?' * len(sources))})")
+            params.extend(sources)
+        if since:
+            where.append("p.published >= ?")
+            params.append(iso(since))
+        sql = (f"SELECT {_select(_POST_COLUMNS, 'p')}, "
+               "snippet(posts_fts, -1, char(2), char(3), '…', 16) AS snippet, posts_fts.rank AS rank "
+               "FROM posts_fts JOIN posts p ON p.rowid = posts_fts.rowid "
+               f"WHERE {' AND '.join(where)} ORDER BY posts_fts.rank, p.published DESC LIMIT ?")
+        with self._errors("searching posts"):
+            return [(_post_row(r[:_N_POST]), r[_N_POST], r[_N_POST + 1])
+                    for r in self.db.conn.execute(sql, [*params, limit])]
 
     def posts_by_url(self, url: str, url_key: str | None = None) -> list[StoredPost]:
         with self._errors("reading posts"):
