@@ -13,16 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .detect import check_post_count
 from .errors import MonitorError
 from .models import Page, Response
 from .output import plural
 
-__all__ = ["CheckReport", "Reading", "judge", "no_posts_reason"]
-
-
-def no_posts_reason(url: str) -> str:
-    """What fetch says about a first page with no posts (the same words in check)."""
-    return f"no posts found on {url} (tried the classic, block, text and generic layouts)"
+__all__ = ["CheckReport", "Reading", "judge"]
 
 
 @dataclass(frozen=True)
@@ -88,15 +84,15 @@ def judge(url: str, kind: str, readings: Sequence[Reading], error: MonitorError 
         return CheckReport(url, kind, readings, type(error).__name__, error.reason, suggestion, warnings)
     assert first is not None and first.page is not None
     page = first.page
-    if page.kind == "feed":
-        # as fetch: a feed with no entries is a warning, not a failure
-        if page.posts:
-            return CheckReport(url, kind, readings, warnings=warnings)
-        suggestion = f"the feed's site is {feed_site}: monitor check {feed_site}" if feed_site else None
-        return CheckReport(url, kind, readings, suggestion=suggestion,
-                           warnings=(*warnings, "the feed lists no entries"))
-    if page.posts:
-        return CheckReport(url, kind, readings, warnings=warnings)
+    # fetch's own rule for a first page, for a source with no history (detect.check_post_count)
+    count = check_post_count(len(page.posts), page.kind, first.response.url, None)
+    if count.warning:
+        warnings = (*warnings, count.warning)
+    if count.error is None:
+        suggestion = None
+        if page.kind == "feed" and not page.posts and feed_site:
+            suggestion = f"the feed's site is {feed_site}: monitor check {feed_site}"
+        return CheckReport(url, kind, readings, suggestion=suggestion, warnings=warnings)
     # a page with no posts: fetch fails it with NoPostsFound; say what else to read
     if _looks_like_feed(ctype):
         suggestion = f"it is served as a feed ({ctype}): check it as one (monitor check {url} --type feed)"
@@ -114,5 +110,4 @@ def judge(url: str, kind: str, readings: Sequence[Reading], error: MonitorError 
     else:
         suggestion = ("no feed is linked from the page either; if it does list posts, give CSS selectors "
                       "for it in the config (sources[].selectors)")
-    return CheckReport(url, kind, readings, "NoPostsFound", no_posts_reason(first.response.url), suggestion,
-                       warnings)
+    return CheckReport(url, kind, readings, "NoPostsFound", count.error, suggestion, warnings)

@@ -21,9 +21,7 @@ from . import __version__
 from .cli_sources import add, export_opml, import_opml, init, remove, search, sources
 from .config import Config, load_config, parse_config
 from .errors import ConfigError, MonitorError
-from .extract import normalize_url
 from .models import SourceResult
-from .store import Store
 
 UTC = dt.timezone.utc
 
@@ -55,8 +53,11 @@ def config_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return inner
 
 
-def _open_store(config: Config) -> Store:
-    return Store.open(config.database)
+def _open(config: Config, *, register: bool = True) -> Any:
+    """The application over the config's database (:class:`monitor.pipeline.Monitor`)."""
+    from .pipeline import Monitor
+
+    return Monitor.open(config, register=register)
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -114,8 +115,6 @@ def fetch(config: Config, sources: tuple[str, ...]) -> None:
     every source succeeded, 1 if any failed (the others are still stored), 2 on a
     config error.
     """
-    from .pipeline import run_once
-
     _need_sources(config)
     try:
         names = [config.source(n).name for n in sources] or None
@@ -124,7 +123,7 @@ def fetch(config: Config, sources: tuple[str, ...]) -> None:
     results: list[SourceResult] = []
     total = len(names) if names else len(config.sources)
     try:
-        with _open_store(config) as store:
+        with _open(config) as app:
             if sys.stdout.isatty():
                 from rich.progress import Progress
 
@@ -135,9 +134,9 @@ def fetch(config: Config, sources: tuple[str, ...]) -> None:
                         progress.advance(task)
                         progress.console.print(_result_line(r), markup=False, highlight=False)
 
-                    results = run_once(config, store, names, on_result=tick)
+                    results = app.fetch_sync(names, on_result=tick)
             else:
-                results = run_once(config, store, names)
+                results = app.fetch_sync(names)
                 for r in results:
                     click.echo(_result_line(r))
     except MonitorError as e:
@@ -182,8 +181,8 @@ def posts(config: Config, source: str | None, since: str | None, changed: bool, 
             config.source(source)
         except ConfigError as e:
             _fail(str(e), 2)
-    with _open_store(config) as store:
-        rows = store.posts(source=source, since=since_dt, changed=changed)
+    with _open(config, register=False) as app:
+        rows = app.posts(source=source, since=since_dt, changed=changed)
     if fmt == "json":
         out = [
             {
@@ -218,11 +217,10 @@ def posts(config: Config, source: str | None, since: str | None, changed: bool, 
 @config_option
 def history(config: Config, url: str, fmt: str) -> None:
     """Show every stored version of the post at URL, with what changed."""
-    with _open_store(config) as store:
-        found = store.posts_by_url(url, normalize_url(url))
-        if not found:
-            _fail(f"no stored post has the URL {url}")
-        data = [(p, store.versions(p.id)) for p in found]
+    with _open(config, register=False) as app:
+        data = app.history(url)
+    if not data:
+        _fail(f"no stored post has the URL {url}")
     if fmt == "json":
         click.echo(json.dumps([
             {"source": p.source, "url": p.url, "title": p.title, "versions": [
@@ -244,31 +242,27 @@ def history(config: Config, url: str, fmt: str) -> None:
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "table", "json"]), default="text", show_default=True,
+              help="json: the /healthz document.")
 @config_option
 def status(config: Config, fmt: str) -> None:
-    """Per source: last run, result, next due, last error."""
-    with _open_store(config) as store:
-        store.sync_sources(config.sources, dt.datetime.now(UTC))
-        states = store.source_states()
-        counts = {s.name: store.count_posts(s.name) for s in config.sources}
-    rows = []
-    for s in config.sources:
-        st = states[s.name]
-        rows.append({
-            "source": s.name, "url": s.url, "type": s.type, "posts": counts[s.name],
-            "last_run": _dt(st.last_run_at), "result": st.last_status or "never run",
-            "last_ok": _dt(st.last_ok_at), "next_due": _dt(st.next_due_at),
-            "failures": st.failures, "last_error": st.last_error,
-            "retry_after_until": _dt(st.retry_after_until),
-        })
+    """Per source: result of the last run, posts, last run, next due, last error; the publishing
+    state and the last digest. The same report as /healthz. Only reads the database."""
+    from .pipeline import Monitor
+    from .report import StatusInputs, status_lines, status_report
+
+    app = Monitor.open_readonly(config)
+    if app is None:  # never fetched: every source "never run"
+        inputs = StatusInputs({}, {})
+    else:
+        with app:
+            inputs = app.status_inputs()
+    report = status_report(config.sources, inputs)
     if fmt == "json":
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
-    for r in rows:
-        click.echo(f"{r['source']}: {r['result']}, {r['posts']} posts, last run {r['last_run'] or '-'}, "
-                   f"next due {r['next_due'] or 'now'}" + (f"\n  last error: {r['last_error']}"
-                                                           if r["last_error"] else ""))
+    for line in status_lines(report, config.timezone):
+        click.echo(line)
 
 
 @cli.command()
@@ -319,8 +313,6 @@ def digest(config: Config, week_ending: str | None, all_weeks: bool, lead_url: s
 
     Prints each file written. A week with no posts builds nothing and says so.
     """
-    from .publish import publish_digests
-
     week = None
     if week_ending:
         try:
@@ -331,9 +323,9 @@ def digest(config: Config, week_ending: str | None, all_weeks: bool, lead_url: s
     if week and all_weeks:
         raise click.UsageError("--week-ending and --all cannot be used together")
     try:
-        with _open_store(config) as store:
-            report = publish_digests(config, store, week_ending=week, all_weeks=all_weeks, lead_url=lead_url,
-                                     now=dt.datetime.now(UTC))
+        with _open(config) as app:
+            report = app.publish(week_ending=week, all_weeks=all_weeks, lead_url=lead_url,
+                                 now=dt.datetime.now(UTC))
     except MonitorError as e:
         _fail(e.reason)
     for line in report.lines():

@@ -325,14 +325,18 @@ def export_opml(path: Path, output: Path | None) -> None:
     import datetime as dt
 
     from .opml import OpmlFeed, render
-    from .report import read_feed_urls
+    from .pipeline import Monitor
 
     try:
         config = load_config(path)
     except ConfigError as e:
         _fail(str(e), 2)
+    found: dict[str, str] = {}
     try:
-        found = read_feed_urls(config)
+        app = Monitor.open_readonly(config)
+        if app is not None:
+            with app:
+                found = {n: st.feed_url for n, st in app.states().items() if st.feed_url}
     except MonitorError as e:
         _fail(e.reason, 1)
     feeds = []
@@ -384,7 +388,7 @@ def search(path: Path, query: str, names: tuple[str, ...], since: str | None, li
     """
     import datetime as dt
 
-    from .store import Store
+    from .pipeline import Monitor
 
     try:
         config = load_config(path)
@@ -399,8 +403,8 @@ def search(path: Path, query: str, names: tuple[str, ...], since: str | None, li
         since_dt = since_dt if since_dt.tzinfo else since_dt.replace(tzinfo=config.timezone)
     if not query.strip():
         raise click.BadParameter("give at least one word", param_hint="QUERY")
-    with Store.open(config.database) as store:
-        hits = store.search(query, sources=names, since=since_dt, limit=limit)
+    with Monitor.open(config, register=False) as app:
+        hits = app.search(query, sources=names, since=since_dt, limit=limit)
     fmt = fmt or ("text" if sys.stdout.isatty() else "tsv")
     tz = config.timezone
     if fmt == "json":

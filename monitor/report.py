@@ -1,13 +1,13 @@
 """One status report for ``monitor status`` and ``/healthz``: the same keys, the same words.
 
-:func:`status_report` is pure: it is handed the configured sources, their stored states, post
-counts, the last digest and the scheduler's next runs as plain values, and returns the document
-both the CLI (as JSON or as lines) and the web server's ``/healthz`` show. :func:`read_status`
-gathers those values through a read-only connection, so looking at the status never writes to
-the database (no migration, no new file, no source rows added).
+:func:`status_report` is pure: it is handed the configured sources and :class:`StatusInputs`
+(stored states, post counts, the last digest, the publishing state, the next runs) as plain
+values and returns the document that ``monitor status --format json`` prints, that ``/healthz``
+serves, and that ``monitor status`` shows as lines (:func:`status_lines`). The CLI reads the
+inputs through a read-only connection (``Monitor.open_readonly``), so looking never writes.
 
 Results, everywhere (fetch lines, status, JSON, /healthz): ``ok``, ``not modified``, ``error``,
-``skipped``, ``never run``.
+``skipped``, ``never run``. Times in the document: ISO 8601 with offset, no microseconds.
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from . import __version__
-from .config import Config, SourceConfig
-from .output import json_time
-from .store import SourceState, Store
+from .config import SourceConfig
+from .models import PublishingState, SourceState
+from .output import human_time, json_time, plural
 
-__all__ = ["RESULT_WORDS", "StatusInputs", "read_feed_urls", "read_status", "result_word", "status_report"]
+__all__ = ["NEVER_RUN", "RESULT_WORDS", "StatusInputs", "result_word", "status_lines", "status_report"]
 
 #: A stored run status -> the word people and JSON read for it.
 RESULT_WORDS = {"ok": "ok", "not_modified": "not modified", "error": "error", "skipped": "skipped"}
@@ -30,22 +31,30 @@ NEVER_RUN = "never run"
 
 
 def result_word(status: str | None) -> str:
-    return RESULT_WORDS.get(status or "", status) if status else NEVER_RUN
+    return RESULT_WORDS.get(status, status) if status else NEVER_RUN
 
 
 @dataclass(frozen=True)
 class StatusInputs:
-    """Everything the report is made of, read beforehand (by :func:`read_status` or the service)."""
+    """Everything the report is made of, read beforehand (``Monitor.status_inputs``)."""
 
     states: Mapping[str, SourceState]
     post_counts: Mapping[str, int]
     last_digest: Mapping[str, Any] | None = None
     next_runs: Mapping[str, dt.datetime | None] | None = None
+    publishing: PublishingState | None = None
+
+
+def _publishing(p: PublishingState | None) -> dict[str, Any] | None:
+    if p is None:
+        return None
+    return {"ok": p.ok, "last_attempt": json_time(p.attempted_at), "last_error": p.last_error,
+            "retry_at": json_time(p.retry_at)}
 
 
 def status_report(sources: Sequence[SourceConfig], inputs: StatusInputs) -> dict[str, Any]:
     """The status document. A source is failing when its last run ended in an error; one failing
-    source makes the whole report ``degraded`` (the monitor is fine: the problem is someone's site)."""
+    source, or a publish that failed and waits for its retry, makes the report ``degraded``."""
     rows = []
     for s in sources:
         st = inputs.states.get(s.name)
@@ -69,39 +78,35 @@ def status_report(sources: Sequence[SourceConfig], inputs: StatusInputs) -> dict
         built = d.get("built_at")
         last = {"week_ending": d["week_ending"], "title": d["title"],
                 "built_at": json_time(dt.datetime.fromisoformat(built)) if built else None}
+    publishing = _publishing(inputs.publishing)
+    publish_ok = publishing is None or publishing["ok"]
     return {
-        "status": "ok" if all(r["ok"] for r in rows) else "degraded",
+        "status": "ok" if all(r["ok"] for r in rows) and publish_ok else "degraded",
         "version": __version__,
         "sources": rows,
+        "publishing": publishing,
         "last_digest": last,
         "next_runs": {k: json_time(v) for k, v in (inputs.next_runs or {}).items()},
     }
 
 
-def inputs_from_store(store: Store, *, next_runs: Mapping[str, dt.datetime | None] | None = None) -> StatusInputs:
-    """The report's inputs from an open store (the service's own connection, or a read-only one)."""
-    digests = store.digests()
-    return StatusInputs(store.source_states(), store.post_counts(), digests[0] if digests else None, next_runs)
+def status_lines(report: Mapping[str, Any], tz: ZoneInfo) -> list[str]:
+    """The report for people: one line per source (times in ``tz``, to the minute), then the rest."""
 
+    def when(value: str | None, empty: str = "-") -> str:
+        return human_time(dt.datetime.fromisoformat(value), tz) if value else empty
 
-def read_status(config: Config) -> dict[str, Any]:
-    """``monitor status``: the report from a read-only look at the database (none yet: never run)."""
-    store = Store.open_readonly(config.database)
-    if store is None:
-        return status_report(config.sources, StatusInputs({}, {}))
-    with store:
-        inputs = inputs_from_store(store)
-    dues = [st.next_due_at for n, st in inputs.states.items() if st.next_due_at and
-            any(s.name == n for s in config.sources)]
-    inputs = StatusInputs(inputs.states, inputs.post_counts, inputs.last_digest,
-                          {"next_source_due": min(dues) if dues else None})
-    return status_report(config.sources, inputs)
-
-
-def read_feed_urls(config: Config) -> dict[str, str]:
-    """The author feed each source's page links, as the last fetch found it (read-only)."""
-    store = Store.open_readonly(config.database)
-    if store is None:
-        return {}
-    with store:
-        return {name: st.feed_url for name, st in store.source_states().items() if st.feed_url}
+    out = [f"status: {report['status']}"]
+    p = report.get("publishing")
+    if p is not None and not p["ok"]:
+        retry = f", retried at {when(p['retry_at'])}" if p["retry_at"] else ""
+        out.append(f"publishing: error at {when(p['last_attempt'])}: {p['last_error']}{retry}")
+    for r in report["sources"]:
+        line = (f"{r['name']}: {r['result']}, {plural(r['posts'], 'post')}, last run {when(r['last_run'])}, "
+                f"next due {when(r['next_due'], 'now')}")
+        if r["last_error"]:
+            line += f"\n  last error: {r['last_error']}"
+        out.append(line)
+    d = report.get("last_digest")
+    out.append(f"last digest: {d['title']} (built {when(d['built_at'])})" if d else "last digest: none yet")
+    return out

@@ -244,3 +244,49 @@ def test_check_a_good_page_exits_0_with_posts(site, tmp_path):
     assert doc["documents"][0]["posts"][0]["published"].endswith("+00:00")
     r = invoke("check", "gopher://x/", cwd=tmp_path)
     assert r.exit_code == 2 and "not an http(s) URL" in r.output
+
+
+# -- status: one report, read only ----------------------------------------------------------------
+
+
+def test_status_only_reads_and_is_the_healthz_document(site, tmp_path):
+    import hashlib
+    import sqlite3
+
+    from monitor.pipeline import Monitor
+    from monitor.web import health_report
+
+    page = site.author_url("ali-alavi", "block", base_url=site.running.url)
+    assert invoke("init", cwd=tmp_path).exit_code == 0
+    # no database yet: status says so and creates none
+    assert invoke("add", page, "--name", "Ali", "--no-check", cwd=tmp_path).exit_code == 0
+    r = invoke("status", "--format", "json", cwd=tmp_path)
+    assert r.exit_code == 0 and not (tmp_path / "monitor.db").exists()
+    assert json.loads(r.output)["sources"][0]["result"] == "never run"
+
+    assert invoke("fetch", cwd=tmp_path).exit_code == 0
+    # a source added after the fetch: status shows it never ran, and does not register it
+    assert invoke("add", site.author_url("iran-interlink", "classic", base_url=site.running.url),
+                  "--name", "New", "--no-check", cwd=tmp_path).exit_code == 0
+    db = tmp_path / "monitor.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    r = invoke("status", "--format", "json", cwd=tmp_path)
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    assert not (tmp_path / "monitor.db-wal").exists() or (tmp_path / "monitor.db-wal").stat().st_size == 0
+    with sqlite3.connect(db) as conn:
+        assert [n for (n,) in conn.execute("SELECT name FROM sources")] == ["Ali"]
+    by = {s["name"]: s for s in doc["sources"]}
+    assert (by["Ali"]["result"], by["Ali"]["posts"], by["New"]["result"]) == ("ok", 6, "never run")
+    assert "." not in by["Ali"]["last_run"] and by["Ali"]["last_run"].endswith("+00:00")  # no microseconds
+    config = load_config(tmp_path / "config.yaml")
+    app = Monitor.open_readonly(config)
+    assert app is not None
+    with app:
+        assert health_report(config, app.status_inputs()) == doc
+    lines = invoke("status", cwd=tmp_path).output.splitlines()
+    assert lines[0] == "status: ok"
+    assert lines[1].startswith("Ali: ok, 6 posts, last run 20") and lines[2].startswith("New: never run, 0 posts")

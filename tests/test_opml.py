@@ -87,3 +87,19 @@ def test_import_of_a_bad_file_changes_nothing(tmp_path):
     r = invoke("import-opml", str(tmp_path / "x.opml"), cwd=tmp_path)
     assert r.exit_code == 2 and "not an OPML document" in r.output
     assert (tmp_path / "config.yaml").read_text(encoding="utf-8") == before
+
+
+def test_export_lists_a_page_with_the_feed_a_fetch_found(tmp_path):
+    from monitor.sample.server import serve
+    from monitor.sample.site import SampleSite
+
+    site = SampleSite.from_seeds()
+    with serve(site) as running:
+        page = site.author_url("ali-alavi", "block", base_url=running.url)
+        assert invoke("init", cwd=tmp_path).exit_code == 0
+        assert invoke("add", page, "--name", "Ali", "--no-check", cwd=tmp_path).exit_code == 0
+        before = parse(invoke("export-opml", cwd=tmp_path).output.encode())
+        assert before == [OpmlFeed("Ali", page, page)]  # not fetched yet: the page itself
+        assert invoke("fetch", cwd=tmp_path).exit_code == 0
+    after = parse(invoke("export-opml", cwd=tmp_path).output.encode())
+    assert after == [OpmlFeed("Ali", site.feed_url("ali-alavi", "block", base_url=running.url), page)]

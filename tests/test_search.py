@@ -91,7 +91,7 @@ def test_the_migration_indexes_posts_stored_before_it(fetched):
         for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
             conn.execute(f"DROP TRIGGER {name}")
         conn.execute("DROP TABLE posts_fts")
-        conn.execute("DELETE FROM _sqlite_migrations WHERE name = '0005_search'")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = '0006_search'")
     with Store.open(db) as store:
         hits = store.search("recruitment")
         assert hits[0][0].title == "Afghan Refugees in Albania – Recruitment Fodder for the MEK"
