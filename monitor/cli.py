@@ -22,6 +22,8 @@ from .cli_sources import add, export_opml, import_opml, init, remove, search, so
 from .config import Config, load_config, parse_config
 from .errors import ConfigError, MonitorError
 from .models import SourceResult
+from .output import choose_format, emit, human_time, json_time, plural
+from .report import result_word
 
 UTC = dt.timezone.utc
 
@@ -98,17 +100,26 @@ def _result_line(r: SourceResult) -> str:
     if r.status == "skipped":
         return f"{r.source}: skipped" + (f" ({r.error})" if r.error else "")
     if r.status == "not_modified":
-        return f"{r.source}: unchanged (not modified)"
-    line = f"{r.source}: new {r.new}, changed {r.changed}, unchanged {r.unchanged} ({r.pages} page(s), {r.duration:.1f} s)"
+        return f"{r.source}: not modified"
+    line = (f"{r.source}: new {r.new}, changed {r.changed}, unchanged {r.unchanged} "
+            f"({plural(r.pages, 'page')}, {r.duration:.1f} s)")
     for w in r.warnings:
         line += f"\n  warning: {w}"
     return line
 
 
+def _result_json(r: SourceResult) -> dict[str, Any]:
+    return {"name": r.source, "result": result_word(r.status), "ok": r.ok, "new": r.new, "changed": r.changed,
+            "unchanged": r.unchanged, "pages": r.pages, "http_status": r.http_status, "error_type": r.error_type,
+            "error": r.error, "duration": round(r.duration, 3), "warnings": list(r.warnings)}
+
+
 @cli.command()
 @click.option("--source", "sources", multiple=True, metavar="NAME", help="Only this source (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: per source what was found and written, then the totals.")
 @config_option
-def fetch(config: Config, sources: tuple[str, ...]) -> None:
+def fetch(config: Config, sources: tuple[str, ...], fmt: str) -> None:
     """Fetch every source once and store what is new or changed.
 
     Prints new / changed / unchanged / error per source, then totals. Exit 0 if
@@ -124,7 +135,7 @@ def fetch(config: Config, sources: tuple[str, ...]) -> None:
     total = len(names) if names else len(config.sources)
     try:
         with _open(config) as app:
-            if sys.stdout.isatty():
+            if sys.stdout.isatty() and fmt == "text":
                 from rich.progress import Progress
 
                 with Progress(transient=True) as progress:
@@ -137,24 +148,25 @@ def fetch(config: Config, sources: tuple[str, ...]) -> None:
                     results = app.fetch_sync(names, on_result=tick)
             else:
                 results = app.fetch_sync(names)
-                for r in results:
-                    click.echo(_result_line(r))
+                if fmt == "text":
+                    for r in results:
+                        click.echo(_result_line(r))
     except MonitorError as e:
         _fail(e.reason)
     failed = [r for r in results if r.status == "error"]
-    click.echo(
-        f"total: {len(results)} sources, {sum(r.new for r in results)} new, "
-        f"{sum(r.changed for r in results)} changed, {sum(r.unchanged for r in results)} unchanged, "
-        f"{len(failed)} failed"
-    )
+    totals = {"sources": len(results), "new": sum(r.new for r in results),
+              "changed": sum(r.changed for r in results), "unchanged": sum(r.unchanged for r in results),
+              "failed": len(failed)}
+    if fmt == "json":
+        click.echo(json.dumps({"sources": [_result_json(r) for r in results], "total": totals},
+                              ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"total: {plural(totals['sources'], 'source')}, {totals['new']} new, {totals['changed']} changed, "
+                   f"{totals['unchanged']} unchanged, {totals['failed']} failed")
     sys.exit(1 if failed else 0)
 
 
 # -- posts / history / status ----------------------------------------------------------------
-
-
-def _dt(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def _parse_since(value: str | None, config: Config) -> dt.datetime | None:
@@ -168,47 +180,49 @@ def _parse_since(value: str | None, config: Config) -> dt.datetime | None:
 
 
 @cli.command()
-@click.option("--source", default=None, metavar="NAME", help="Only posts of this source.")
+@click.option("--source", "sources", multiple=True, metavar="NAME",
+              help="Only posts of this source (repeatable; a source removed from the config still has its posts).")
 @click.option("--since", default=None, metavar="DATE", help="Only posts published on or after DATE (YYYY-MM-DD).")
 @click.option("--changed", is_flag=True, help="Only posts that were edited after first seen.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "tsv", "json"]), default=None,
+              help="[default: table on a terminal, tsv in a pipe]")
 @config_option
-def posts(config: Config, source: str | None, since: str | None, changed: bool, fmt: str) -> None:
+def posts(config: Config, sources: tuple[str, ...], since: str | None, changed: bool, fmt: str | None) -> None:
     """List stored posts, newest first."""
     since_dt = _parse_since(since, config)
-    if source:
-        try:
-            config.source(source)
-        except ConfigError as e:
-            _fail(str(e), 2)
+    tz = config.timezone
     with _open(config, register=False) as app:
-        rows = app.posts(source=source, since=since_dt, changed=changed)
-    if fmt == "json":
-        out = [
-            {
-                "id": p.id, "source": p.source, "url": p.url, "title": p.title, "author": p.author,
-                "outlet": p.outlet,
-                "published": (p.published.astimezone(config.timezone).date().isoformat() if p.date_only
-                              else _dt(p.published)) if p.published else None,
-                "original_date": p.original_date.isoformat() if p.original_date else None,
-                "excerpt": p.excerpt, "first_seen": _dt(p.first_seen), "last_changed": _dt(p.last_changed),
-                "versions": p.versions,
-            }
-            for p in rows
-        ]
-        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(show_lines=False)
-    for col in ("published", "source", "title", "author", "outlet", "v"):
-        table.add_column(col)
-    for p in rows:
-        day = p.published.astimezone(config.timezone).date().isoformat() if p.published else ""
-        table.add_row(day, p.source, p.title, p.author, p.outlet, str(p.versions))
-    Console(width=200 if not sys.stdout.isatty() else None).print(table)
-    click.echo(f"{len(rows)} posts")
+        if sources:
+            stored = app.post_counts()
+            unknown = [n for n in sources if n not in stored and n not in {s.name for s in config.sources}]
+            if unknown:
+                have = sorted({s.name for s in config.sources} | set(stored))
+                _fail(f"--source: no source named {unknown[0]!r} (have: {', '.join(have)})", 2)
+            rows = [p for n in dict.fromkeys(sources) for p in app.posts(source=n, since=since_dt, changed=changed)]
+            rows.sort(key=lambda p: (p.published is not None, p.published or dt.datetime.min.replace(tzinfo=UTC),
+                                     p.id), reverse=True)
+        else:
+            rows = app.posts(since=since_dt, changed=changed)
+    fmt = choose_format(fmt)
+    json_rows = [
+        {
+            "id": p.id, "source": p.source, "url": p.url, "title": p.title, "author": p.author, "outlet": p.outlet,
+            "published": json_time(p.published, tz), "date_only": p.date_only,
+            "original_date": p.original_date.isoformat() if p.original_date else None,
+            "excerpt": p.excerpt, "first_seen": json_time(p.first_seen, tz),
+            "last_changed": json_time(p.last_changed, tz), "versions": p.versions,
+        }
+        for p in rows
+    ]
+    table = [{"published": (p.published.astimezone(tz).date().isoformat() if p.date_only
+                            else human_time(p.published, tz, empty="")) if p.published else "",
+              "source": p.source, "title": p.title, "author": p.author, "outlet": p.outlet, "v": p.versions,
+              "url": p.url}
+             for p in rows]
+    columns = ["published", "source", "title", "author", "outlet", "v"] + (["url"] if fmt == "tsv" else [])
+    emit(table, columns, fmt, json_rows=json_rows)
+    if fmt == "table":
+        click.echo(plural(len(rows), "post"))
 
 
 @cli.command()
@@ -224,17 +238,17 @@ def history(config: Config, url: str, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps([
             {"source": p.source, "url": p.url, "title": p.title, "versions": [
-                {"number": v.number, "seen_at": _dt(v.seen_at), "title": v.title, "excerpt": v.excerpt,
-                 "published": _dt(v.published),
+                {"number": v.number, "seen_at": json_time(v.seen_at, config.timezone), "title": v.title,
+                 "excerpt": v.excerpt, "published": json_time(v.published, config.timezone),
                  "changes": [{"field": c.field, "label": c.label, "old": c.old, "new": c.new, "diff": c.diff}
                              for c in v.changes]}
                 for v in versions]}
             for p, versions in data], ensure_ascii=False, indent=2))
         return
     for p, versions in data:
-        click.echo(f"{p.title}\n{p.url}  (source: {p.source}, {len(versions)} version(s))")
+        click.echo(f"{p.title}\n{p.url}  (source: {p.source}, {plural(len(versions), 'version')})")
         for v in versions:
-            click.echo(f"\n  v{v.number}  seen {v.seen_at.astimezone(config.timezone):%Y-%m-%d %H:%M %Z}")
+            click.echo(f"\n  v{v.number}  seen {human_time(v.seen_at, config.timezone)}")
             if v.number == 1:
                 click.echo(f"    first seen: {v.title}")
             for c in v.changes:
@@ -306,9 +320,12 @@ def check(ctx: click.Context, url: str, kind: str, no_robots: bool, fmt: str, co
 @click.option("--week-ending", default=None, metavar="YYYY-MM-DD",
               help="Build the week ending on this date [default: the last complete week].")
 @click.option("--all", "all_weeks", is_flag=True, help="Build every week that has posts.")
-@click.option("--lead", "lead_url", default=None, metavar="URL", help="Use this post as the lead.")
+@click.option("--lead", "lead_url", default=None, metavar="URL",
+              help="Use this post as the lead (remembered for its week).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: weeks built, files written, weeks skipped.")
 @config_option
-def digest(config: Config, week_ending: str | None, all_weeks: bool, lead_url: str | None) -> None:
+def digest(config: Config, week_ending: str | None, all_weeks: bool, lead_url: str | None, fmt: str) -> None:
     """Build weekly digests (HTML pages, feed.xml, atom.xml) into output_dir.
 
     Prints each file written. A week with no posts builds nothing and says so.
@@ -328,6 +345,13 @@ def digest(config: Config, week_ending: str | None, all_weeks: bool, lead_url: s
                                  now=dt.datetime.now(UTC))
     except MonitorError as e:
         _fail(e.reason)
+    if fmt == "json":
+        click.echo(json.dumps({
+            "weeks_built": [w.isoformat() for w in report.weeks_built],
+            "files_written": [str(p) for p in report.files_written],
+            "skipped": [{"week_ending": w.isoformat(), "reason": why} for w, why in report.skipped],
+        }, ensure_ascii=False, indent=2))
+        return
     for line in report.lines():
         click.echo(line)
     if not report.files_written and not report.skipped:
