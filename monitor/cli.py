@@ -375,7 +375,8 @@ def run(ctx: click.Context, config: Config, once: bool) -> None:
 
 
 @cli.command()
-@click.option("--port", default=8000, show_default=True, type=int, help="Port for the demo site and digests.")
+@click.option("--port", default=8765, show_default=True, type=int,
+              help="Port for the digests (not the service's 8000, so both can run).")
 @click.option("--dir", "workdir", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Where to put the demo database and output [default: a temporary folder].")
 @click.option("--no-serve", is_flag=True, help="Build everything, print where it is, and exit.")
