@@ -202,6 +202,13 @@ def _m0006(db: Database) -> None:
                            tokenize="porter unicode61 remove_diacritics 2")
 
 
+@migrations(name="0007_chosen_lead")
+def _m0007(db: Database) -> None:
+    # the lead picked by hand (monitor digest --lead) for a week: later builds (digest --all, the
+    # service's weekly publish) keep it instead of reverting to the automatic choice
+    db.execute("ALTER TABLE digests ADD COLUMN chosen_lead TEXT")
+
+
 def iso(value: dt.datetime | None) -> str | None:
     """A datetime as sortable UTC text (microseconds always present)."""
     if value is None:
@@ -638,22 +645,28 @@ class Store:
             return list(self._rows(sql + " ORDER BY id DESC LIMIT ?", [*params, limit]))
 
     def record_digest(self, week_ending: dt.date, title: str, lead_url: str | None, post_ids: Sequence[int],
-                      updated_ids: Sequence[int], built_at: dt.datetime, content_hash: str) -> bool:
-        """Record a built digest. Returns False (and writes nothing) when the same content is recorded."""
+                      updated_ids: Sequence[int], built_at: dt.datetime, content_hash: str, *,
+                      chosen_lead: str | None = None) -> bool:
+        """Record a built digest and the lead picked by hand for its week (``chosen_lead``, kept for
+        later builds). Returns False (and writes only ``chosen_lead``) when the same content is recorded."""
         with self._errors("recording a digest"):
-            rows = list(self._rows("SELECT content_hash FROM digests WHERE week_ending = ?",
-                                      [week_ending.isoformat()]))
+            rows = list(self._rows("SELECT content_hash, chosen_lead FROM digests WHERE week_ending = ?",
+                                   [week_ending.isoformat()]))
             if rows and rows[0]["content_hash"] == content_hash:
+                if rows[0]["chosen_lead"] != chosen_lead:
+                    with self.db.atomic():
+                        self.db.execute("UPDATE digests SET chosen_lead = ? WHERE week_ending = ?",
+                                        [chosen_lead, week_ending.isoformat()])
                 return False
             with self.db.atomic():
                 self.db.execute(
                     "INSERT INTO digests (week_ending, title, lead_url, post_ids, updated_ids, built_at, "
-                    "content_hash) VALUES (?,?,?,?,?,?,?) ON CONFLICT(week_ending) DO UPDATE SET "
+                    "content_hash, chosen_lead) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(week_ending) DO UPDATE SET "
                     "title = excluded.title, lead_url = excluded.lead_url, post_ids = excluded.post_ids, "
                     "updated_ids = excluded.updated_ids, built_at = excluded.built_at, "
-                    "content_hash = excluded.content_hash",
+                    "content_hash = excluded.content_hash, chosen_lead = excluded.chosen_lead",
                     [week_ending.isoformat(), title, lead_url, json.dumps(list(post_ids)),
-                     json.dumps(list(updated_ids)), iso(built_at), content_hash],
+                     json.dumps(list(updated_ids)), iso(built_at), content_hash, chosen_lead],
                 )
             return True
 

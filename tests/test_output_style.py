@@ -111,3 +111,34 @@ def test_digest_json_says_what_was_written(world):
     assert any(p.endswith("feed.xml") for p in doc["files_written"])
     again = json.loads(invoke("digest", "--all", "--format", "json", cwd=cwd).output)
     assert again["files_written"] == []
+
+
+def test_a_lead_chosen_by_hand_is_kept_by_digest_all(world):
+    import sqlite3
+
+    import feedparser
+
+    _, cwd = world
+    assert invoke("fetch", cwd=cwd).exit_code == 0
+    assert invoke("digest", "--all", cwd=cwd).exit_code == 0
+    with sqlite3.connect(cwd / "monitor.db") as conn:
+        week, auto_lead, ids = conn.execute(
+            "SELECT week_ending, lead_url, post_ids FROM digests WHERE json_array_length(post_ids) >= 2 "
+            "ORDER BY week_ending DESC LIMIT 1").fetchone()
+        other_id = next(i for i in json.loads(ids) if conn.execute(
+            "SELECT url FROM posts WHERE id = ?", [i]).fetchone()[0] != auto_lead)
+        other, other_title = conn.execute("SELECT url, title FROM posts WHERE id = ?", [other_id]).fetchone()
+    r = invoke("digest", "--week-ending", week, "--lead", other, cwd=cwd)
+    assert r.exit_code == 0, r.output
+
+    def state() -> tuple[str, str]:
+        with sqlite3.connect(cwd / "monitor.db") as conn:
+            lead, title = conn.execute("SELECT lead_url, title FROM digests WHERE week_ending = ?", [week]).fetchone()
+        return lead, title
+
+    assert state()[0] == other and state()[1].startswith(other_title)
+    r = invoke("digest", "--all", "--format", "json", cwd=cwd)
+    assert r.exit_code == 0, r.output
+    assert state()[0] == other and state()[1].startswith(other_title)  # not reverted to the automatic lead
+    feed = feedparser.parse((cwd / "site" / "feed.xml").read_bytes())
+    assert any(e.title.startswith(other_title) for e in feed.entries)
