@@ -53,6 +53,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import heapq
 import logging
 import os
 import signal
@@ -77,18 +78,22 @@ from .web import SiteServer, health_report
 
 __all__ = [
     "FAKE_NOW_ENV",
+    "TICK_SECONDS",
     "Service",
     "build_scheduler",
     "clock_from_env",
     "run_service",
-    "TICK_SECONDS",
 ]
 
 log = logging.getLogger("monitor.service")
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 Clock = Callable[[], dt.datetime]
 FAKE_NOW_ENV = "MONITOR_FAKE_NOW"
+#: A source never run is due at once.
+_NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
+#: A source whose batch ended without its result (the database was locked, say) is tried again then.
+RETRY_UNREPORTED = 60.0
 #: A failed publish is retried after 1 min, then 2, 4, ... up to 1 h (schedule.backoff_delay).
 PUBLISH_RETRY_FIRST = 60.0
 PUBLISH_RETRY_MAX = 3600.0
@@ -189,9 +194,11 @@ class Service:
         self.failed_publishes = 0
         self.last_publish_error: str | None = None
         self.scheduler: AsyncIOScheduler | None = None
-        #: each source's next due time; None: never run (due now)
-        self._due: dict[str, dt.datetime | None] | None = None
-        self._next_wake: dt.datetime | None = None
+        #: each source's next due time (never run: the earliest time), and a heap of the same
+        #: (time, config index, name) with stale entries skipped when popped
+        self._due: dict[str, dt.datetime] | None = None
+        self._heap: list[tuple[dt.datetime, int, str]] = []
+        self._order = {s.name: i for i, s in enumerate(config.sources)}
         self._inflight: dict[str, asyncio.Task[list[SourceResult]]] = {}
         self._batches: set[asyncio.Task[list[SourceResult]]] = set()
         self._publishing: asyncio.Task[bool] | None = None
@@ -214,27 +221,32 @@ class Service:
 
     # -- fetching -----------------------------------------------------------------------
 
-    def _load_schedule(self) -> dict[str, dt.datetime | None]:
+    def _load_schedule(self) -> dict[str, dt.datetime]:
         if self._due is None:
             states = self.app.states()
-            due: dict[str, dt.datetime | None] = {}
+            self._due = {}
             for s in self.config.sources:
                 st = states.get(s.name)
-                due[s.name] = None if st is None else max(
-                    (t for t in (st.next_due_at, st.retry_after_until) if t is not None), default=None)
-            self._due = due
-            self._next_wake = None
+                times = [t for t in (st.next_due_at, st.retry_after_until) if t is not None] if st else []
+                self._set_due(s.name, max(times, default=_NEVER))
         return self._due
 
+    def _set_due(self, name: str, when: dt.datetime) -> None:
+        assert self._due is not None
+        self._due[name] = when
+        heapq.heappush(self._heap, (when, self._order[name], name))
+
     def due_now(self, now: dt.datetime) -> list[str]:
-        """Sources due at ``now`` and not running, in config order. O(1) while nothing is due."""
+        """Sources due at ``now`` and not running, in config order: O(1) while nothing is due,
+        O(k log n) for k due sources (a source's entry leaves the heap while it runs and comes
+        back with its result's next due time)."""
         due = self._load_schedule()
-        if self._next_wake is not None and now < self._next_wake:
-            return []
-        names = [n for n, t in due.items() if (t is None or t <= now) and n not in self._inflight]
-        waiting = [t for n, t in due.items() if t is not None and t > now and n not in self._inflight]
-        self._next_wake = min(waiting) if waiting and not names and not self._inflight else None
-        return names
+        heap, names = self._heap, []
+        while heap and heap[0][0] <= now:
+            when, _, name = heapq.heappop(heap)
+            if due.get(name) == when and name not in self._inflight:
+                names.append(name)
+        return sorted(names, key=self._order.__getitem__)
 
     def start_due(self) -> list[asyncio.Task[list[SourceResult]]]:
         """Start one batch of every due source that is not already running; don't wait for it."""
@@ -254,8 +266,10 @@ class Service:
         def done(t: asyncio.Task[list[SourceResult]]) -> None:
             self._batches.discard(t)
             for n in names:
-                if self._inflight.get(n) is t:
-                    del self._inflight[n]  # a source that did not report (cancelled, crashed)
+                if self._inflight.get(n) is t:  # a source that did not report (cancelled, crashed)
+                    del self._inflight[n]
+                    if self._due is not None and not self.stopping:
+                        self._set_due(n, self.clock() + dt.timedelta(seconds=RETRY_UNREPORTED))
 
         task.add_done_callback(done)
         return task
@@ -281,10 +295,9 @@ class Service:
         return results
 
     def _on_result(self, r: SourceResult) -> None:
-        if self._due is not None and r.source in self._due:
-            self._due[r.source] = r.next_due_at
-            self._next_wake = None
         self._inflight.pop(r.source, None)
+        if self._due is not None and r.source in self._due:
+            self._set_due(r.source, r.next_due_at or self.clock())
         if r.status != "error":
             return
         self.failed_sources += 1
@@ -516,7 +529,7 @@ class Service:
         if self.scheduler is not None:
             for job in self.scheduler.get_jobs():
                 out[job.id] = getattr(job, "next_run_time", None)
-        dues = [t for t in (self._due or {}).values() if t is not None]
+        dues = [t for t in (self._due or {}).values() if t is not _NEVER]
         out["next_source_due"] = min(dues) if dues else None
         return out
 
@@ -542,7 +555,7 @@ def _quiet_libraries() -> None:
 
 
 def _error(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr, flush=True)
+    print(f"error: {message}", file=sys.stderr, flush=True)  # noqa: T201 -- before logging is set up
 
 
 def run_service(config: Config, *, once: bool = False, clock: Clock | None = None) -> int:

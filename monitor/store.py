@@ -43,7 +43,7 @@ from .models import (
     Version,
 )
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 migrations = Migrations("digest-monitor")
 
@@ -309,7 +309,7 @@ class Store:
         self.busy_timeout = busy_timeout
 
     @classmethod
-    def open(cls, path: Path | str, *, busy_timeout: float = 30.0) -> "Store":
+    def open(cls, path: Path | str, *, busy_timeout: float = 30.0) -> Store:
         """Open (creating if needed) and migrate. Waits up to ``busy_timeout`` s for a lock."""
         try:
             if str(path) != ":memory:":
@@ -344,7 +344,7 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -369,7 +369,7 @@ class Store:
         transaction of its own; these statements are ours and only read."""
         cursor = self.db.conn.execute(sql, params)
         keys = [d[0] for d in cursor.description]
-        return (dict(zip(keys, row)) for row in cursor)
+        return (dict(zip(keys, row, strict=True)) for row in cursor)
 
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:
@@ -613,7 +613,7 @@ class Store:
             "author, outlet, hash, changes) "
             "VALUES ((SELECT id FROM posts WHERE source = ? AND identity = ?),1,?,?,?,?,?,?,?,?,?,'[]')",
             [(source, o.identity, now, r[4], r[7], r[8], r[5], r[6], r[9], r[10], o.hash)
-             for o, r in zip(new, rows)],
+             for o, r in zip(new, rows, strict=True)],
         )
 
     def _update_post(self, o: PostWrite, now: str | None) -> None:

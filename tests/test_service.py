@@ -25,20 +25,18 @@ import pytest
 from service_helpers import ServiceProcess, query, sample_sources, scalar, wait_for, write_config
 
 from monitor.config import parse_config
-from monitor.detect import decide
+from monitor.detect import decide, post_write
 from monitor.errors import AlreadyRunning, PublishError
 from monitor.lock import DatabaseLock
-from monitor.models import PostData, SourceResult
+from monitor.models import PostData, RunWrites, SourceResult
+from monitor.pipeline import Monitor
 from monitor.service import (
     FAKE_NOW_ENV,
+    TICK_SECONDS,
     Service,
     build_scheduler,
-    TICK_SECONDS,
     clock_from_env,
 )
-from monitor.detect import post_write
-from monitor.models import RunWrites
-from monitor.pipeline import Monitor
 from monitor.store import Store
 
 UTC = dt.UTC

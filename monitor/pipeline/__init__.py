@@ -32,8 +32,9 @@ from ..fetch import Fetcher
 from ..models import PublishingState, Response, SourceResult, SourceState, StoredPost, Version
 from ..report import StatusInputs
 from ..storage import Storage
+from ..urls import same_host
 from ..workers import ParsePool
-from .ingest import POOL_MIN_SOURCES, Clock, Ingest, same_host, user_agent, utcnow, wants_pool
+from .ingest import POOL_MIN_SOURCES, Clock, Ingest, user_agent, utcnow, wants_pool
 from .publishing import BuildReport, publish_digests, week_has_content
 
 __all__ = ["POOL_MIN_SOURCES", "BuildReport", "Ingest", "Monitor", "check_url", "publish_digests", "run_once",
@@ -64,8 +65,12 @@ class Monitor:
 
         store = Store.open(config.database, busy_timeout=busy_timeout)
         try:
-            if register:
-                store.sync_sources(config.sources, clock())
+            if register:  # only what is new or changed: a start with nothing to register writes nothing
+                states = store.source_states()
+                changed = [s for s in config.sources
+                           if (st := states.get(s.name)) is None or (st.url, st.type) != (s.url, s.type)]
+                if changed:
+                    store.sync_sources(changed, clock())
         except BaseException:
             store.close()
             raise
