@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import click
@@ -58,7 +58,7 @@ def load_or_default(ctx: click.Context, given: Path | None) -> Config:
     return parse_config({"site": {"title": "Digest Monitor"}, "sources": []})
 
 
-def _fail(message: str, code: int) -> None:
+def _fail(message: str, code: int) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
@@ -345,7 +345,7 @@ def export_opml(path: Path, output: Path | None) -> None:
             feeds.append(OpmlFeed(s.name, s.url))
         else:
             feeds.append(OpmlFeed(s.name, found.get(s.name) or s.url, s.url))
-    text = render(feeds, title=config.site_title, now=dt.datetime.now(dt.timezone.utc))
+    text = render(feeds, title=config.site_title, now=dt.datetime.now(dt.UTC))
     if output is None:
         click.echo(text, nl=False)
         return

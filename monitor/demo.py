@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -27,7 +28,7 @@ from .web import SiteServer
 UTC = dt.timezone.utc
 
 
-def demo_config(site_base: str, digest_url: str, workdir: Path) -> dict:
+def demo_config(site_base: str, digest_url: str, workdir: Path) -> dict[str, Any]:
     """The config the demo uses: one source per author and markup."""
     sources = [
         {"name": "Massoud Khodabandeh", "type": "auto", "every": "1h", "max_pages": 5,
@@ -55,7 +56,7 @@ DEMO_PORT = 8765
 DEMO_CONFIG = "demo.yaml"
 
 
-def write_demo_config(workdir: Path, data: dict) -> Path:
+def write_demo_config(workdir: Path, data: dict[str, Any]) -> Path:
     import yaml
 
     path = workdir / DEMO_CONFIG

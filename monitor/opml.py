@@ -65,7 +65,7 @@ def render(feeds: Iterable[OpmlFeed], *, title: str, now: dt.datetime | None = N
     if now is not None:
         from email.utils import format_datetime
 
-        ET.SubElement(head, "dateCreated").text = format_datetime(now.astimezone(dt.timezone.utc))
+        ET.SubElement(head, "dateCreated").text = format_datetime(now.astimezone(dt.UTC))
     body = ET.SubElement(root, "body")
     for f in feeds:
         attrs = {"text": f.title, "title": f.title, "type": "rss", "xmlUrl": f.xml_url}

@@ -198,7 +198,7 @@ def _m0005(db: Database) -> None:
 def _m0006(db: Database) -> None:
     # full-text search over what people remember of a post (monitor search): SQLite FTS5, kept
     # current by triggers on posts, so every writer (a run, a migration, a repair) keeps it right
-    db["posts"].enable_fts(["title", "excerpt", "content"], fts_version="FTS5", create_triggers=True,
+    db.table("posts").enable_fts(["title", "excerpt", "content"], fts_version="FTS5", create_triggers=True,
                            tokenize="porter unicode61 remove_diacritics 2")
 
 
@@ -328,7 +328,7 @@ class Store:
             raise StorageError(f"cannot open the database {path}: {e}") from e
 
     @classmethod
-    def open_readonly(cls, path: Path | str, *, busy_timeout: float = 5.0) -> "Store | None":
+    def open_readonly(cls, path: Path | str, *, busy_timeout: float = 5.0) -> Store | None:
         """Open an existing database for reading only (no migration, no write, no file created):
         for commands that only look, like ``monitor status``. None when there is no database yet."""
         if str(path) == ":memory:" or not Path(path).exists():
@@ -475,7 +475,8 @@ class Store:
                limit: int = 50) -> list[tuple[StoredPost, str, float]]:
         """Posts matching ``query`` (every word, stemmed; quoted as given, so no FTS syntax can
         fail), best first: (post, snippet with matches between \x02 and \x03, rank)."""
-        where, params = ["posts_fts MATCH ?"], [self.db.quote_fts(query)]
+        where: list[str] = ["posts_fts MATCH ?"]
+        params: list[Any] = [self.db.quote_fts(query)]
         if sources:
             where.append(f"p.source IN ({', '.join('?' * len(sources))})")
             params.extend(sources)
