@@ -93,9 +93,13 @@ def test_first_day_init_add_fetch_as_processes(site, tmp_path):
     assert [e["name"] for e in entries] == ["Ali Alavi", "Iran Interlink (classic)", "Massoud feed"]
     assert entries[0] == {"name": "Ali Alavi", "url": page, "type": "auto", "every": "2h"}
 
-    r = run_cli("fetch", cwd=tmp_path)
+    # the service, once (as cron would run it): every source fetched, the due weeks published
+    r = run_cli("run", "--once", cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "total: 3 sources" in r.stdout and "0 failed" in r.stdout
+    assert (tmp_path / "site" / "feed.xml").exists() and list((tmp_path / "site" / "digests").glob("*.html"))
+    status = json.loads(run_cli("status", "--format", "json", cwd=tmp_path).stdout)
+    assert status["status"] == "ok" and [s["result"] for s in status["sources"]] == ["ok", "ok", "ok"]
+    assert all(s["posts"] > 0 for s in status["sources"])
 
     r = run_cli("sources", "--format", "tsv", cwd=tmp_path)
     lines = r.stdout.splitlines()
