@@ -265,12 +265,15 @@ def status(config: Config, fmt: str) -> None:
     from .pipeline import Monitor
     from .report import StatusInputs, status_lines, status_report
 
-    app = Monitor.open_readonly(config)
-    if app is None:  # never fetched: every source "never run"
-        inputs = StatusInputs({}, {})
-    else:
-        with app:
-            inputs = app.status_inputs()
+    try:
+        app = Monitor.open_readonly(config)
+        if app is None:  # never fetched: every source "never run"
+            inputs = StatusInputs({}, {})
+        else:
+            with app:
+                inputs = app.status_inputs()
+    except MonitorError as e:
+        _fail(e.reason)
     report = status_report(config.sources, inputs)
     if fmt == "json":
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))

@@ -203,11 +203,12 @@ def add(path: Path, url: str, name: str | None, kind: str, every: str, no_check:
         if not report.ok:
             _fail(f"not added: {report.error}", 1)
     entry["name"] = name or _default_name(report, url)
+    entry["url"] = probe.sources[0].url
     try:
         cf.add([entry])
         cf.save()
     except ConfigError as e:
-        _fail(str(e), 2)
+        _fail(str(e) + ("" if name else "; give it another with --name"), 2)
     except OSError as e:
         _fail(f"cannot write {path}: {e}", 1)
     n = len(cf.sources)
@@ -243,6 +244,8 @@ def sources(path: Path, fmt: str | None) -> None:
         config = load_config(path)
     except ConfigError as e:
         _fail(str(e), 2)
+    if not config.sources:
+        click.echo(f"no sources in {path} yet: add one with `monitor add URL`", err=True)
     rows = [{"name": s.name, "type": s.type, "every": _every(s.every), "max_pages": s.max_pages, "url": s.url}
             for s in config.sources]
     emit(rows, ["name", "type", "every", "max_pages", "url"], choose_format(fmt))

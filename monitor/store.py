@@ -337,9 +337,15 @@ class Store:
             conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout,
                                    check_same_thread=False)
             conn.execute("PRAGMA query_only=ON")
-            return cls(Database(conn), path, busy_timeout)
+            db = Database(conn)
+            pending = [m.name for m in migrations.pending(db)]
         except sqlite3.Error as e:
             raise _wrap(e, "opening", path) from e
+        if pending:
+            db.close()
+            raise StorageError(f"database {path} is from an older version (to do: {', '.join(pending)}); "
+                               "a command that writes (monitor fetch, monitor run) upgrades it")
+        return cls(db, path, busy_timeout)
 
     def close(self) -> None:
         self.db.close()

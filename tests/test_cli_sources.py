@@ -121,7 +121,13 @@ def test_add_refuses_a_duplicate_name_or_url_and_keeps_the_file(site, tmp_path):
     assert len(site.running.log) == hits
     r = invoke("add", site.author_url("iran-interlink", "classic", base_url=base), "--name", "Ali", cwd=tmp_path)
     assert r.exit_code == 2 and "a source named 'Ali' is already listed" in r.output
-    assert cfg.read_text(encoding="utf-8") == before
+    assert cfg.read_text(encoding="utf-8") == before  # refused: the file is as it was
+    # a name taken from the page (its author) that is already listed: the fix is named
+    assert invoke("add", site.feed_url("ali-alavi", "block", base_url=base), "--type", "feed",
+                  cwd=tmp_path).exit_code == 0  # named "Ali Alavi" after the feed's author
+    r = invoke("add", site.author_url("ali-alavi", "classic", base_url=base), cwd=tmp_path)
+    assert r.exit_code == 2 and "'Ali Alavi' is already listed" in r.output and "--name" in r.output
+    assert [e["name"] for e in yaml.safe_load(cfg.read_text(encoding="utf-8"))["sources"]] == ["Ali", "Ali Alavi"]
 
 
 def test_add_refuses_a_url_without_posts(site, tmp_path):
@@ -294,3 +300,21 @@ def test_status_only_reads_and_is_the_healthz_document(site, tmp_path):
     lines = invoke("status", cwd=tmp_path).output.splitlines()
     assert lines[0] == "status: ok"
     assert lines[1].startswith("Ali: ok, 6 posts, last run 20") and lines[2].startswith("New: never run, 0 posts")
+
+
+def test_status_on_a_database_of_an_older_version_says_so_and_changes_nothing(site, tmp_path):
+    import sqlite3
+
+    page = site.author_url("ali-alavi", "block", base_url=site.running.url)
+    assert invoke("init", cwd=tmp_path).exit_code == 0
+    assert invoke("add", page, "--name", "Ali", "--no-check", cwd=tmp_path).exit_code == 0
+    assert invoke("fetch", cwd=tmp_path).exit_code == 0
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        conn.execute("ALTER TABLE digests DROP COLUMN chosen_lead")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = '0007_chosen_lead'")
+    r = invoke("status", cwd=tmp_path)
+    assert r.exit_code == 1 and "from an older version (to do: 0007_chosen_lead)" in r.output
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        assert not conn.execute("SELECT 1 FROM _sqlite_migrations WHERE name = '0007_chosen_lead'").fetchall()
+    assert invoke("fetch", cwd=tmp_path).exit_code == 0  # a writing command upgrades it
+    assert invoke("status", cwd=tmp_path).exit_code == 0
