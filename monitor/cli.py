@@ -83,7 +83,8 @@ def _need_sources(config: Config) -> None:
 def cli(ctx: click.Context, config_path: Path | None, log_level: str) -> None:
     """Watch author pages and feeds, store every post and edit, publish a weekly digest.
 
-    Typical use: `monitor fetch` then `monitor digest --all`; or `monitor run` as a service.
+    Start with `monitor init`, then `monitor add URL` for each author page or feed; then
+    `monitor run` as a service (or `monitor fetch` then `monitor digest --all`).
     """
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
