@@ -199,7 +199,21 @@ def _m0006(db: Database) -> None:
     # full-text search over what people remember of a post (monitor search): SQLite FTS5, kept
     # current by triggers on posts, so every writer (a run, a migration, a repair) keeps it right
     db.table("posts").enable_fts(["title", "excerpt", "content"], fts_version="FTS5", create_triggers=True,
-                           tokenize="porter unicode61 remove_diacritics 2")
+                                 tokenize="porter unicode61 remove_diacritics 2")
+    # every sighting of a post rewrites its row (last_seen): re-index it only when a searched text
+    # changed, or each unchanged sighting would cost a delete + insert in the index
+    db.executescript(
+        """
+        DROP TRIGGER posts_au;
+        CREATE TRIGGER posts_au AFTER UPDATE OF title, excerpt, content ON posts
+        WHEN old.title IS NOT new.title OR old.excerpt IS NOT new.excerpt OR old.content IS NOT new.content
+        BEGIN
+          INSERT INTO posts_fts (posts_fts, rowid, title, excerpt, content)
+            VALUES ('delete', old.rowid, old.title, old.excerpt, old.content);
+          INSERT INTO posts_fts (rowid, title, excerpt, content) VALUES (new.rowid, new.title, new.excerpt, new.content);
+        END;
+        """
+    )
 
 
 @migrations(name="0007_chosen_lead")
