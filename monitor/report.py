@@ -43,6 +43,7 @@ class StatusInputs:
     last_digest: Mapping[str, Any] | None = None
     next_runs: Mapping[str, dt.datetime | None] | None = None
     publishing: PublishingState | None = None
+    deliveries: Mapping[str, Any] | None = None  # per channel (monitor.deliver); None: none configured or sent
 
 
 def _publishing(p: PublishingState | None) -> dict[str, Any] | None:
@@ -80,7 +81,7 @@ def status_report(sources: Sequence[SourceConfig], inputs: StatusInputs) -> dict
                 "built_at": json_time(dt.datetime.fromisoformat(built)) if built else None}
     publishing = _publishing(inputs.publishing)
     publish_ok = publishing is None or publishing["ok"]
-    return {
+    doc: dict[str, Any] = {
         "status": "ok" if all(r["ok"] for r in rows) and publish_ok else "degraded",
         "version": __version__,
         "sources": rows,
@@ -88,6 +89,9 @@ def status_report(sources: Sequence[SourceConfig], inputs: StatusInputs) -> dict
         "last_digest": last,
         "next_runs": {k: json_time(v) for k, v in (inputs.next_runs or {}).items()},
     }
+    if inputs.deliveries is not None:  # only where delivery is configured or has happened
+        doc["deliveries"] = dict(inputs.deliveries)
+    return doc
 
 
 def status_lines(report: Mapping[str, Any], tz: ZoneInfo) -> list[str]:

@@ -20,8 +20,8 @@ from pytest_httpserver import HTTPServer
 
 from monitor.cli import cli
 from monitor.config import load_config
-from monitor.sample.server import serve
-from monitor.sample.site import SampleSite
+from sample_site.server import serve
+from sample_site.site import SampleSite
 from monitor.sourcelist import starter_text
 
 
@@ -311,10 +311,10 @@ def test_status_on_a_database_of_an_older_version_says_so_and_changes_nothing(si
     assert invoke("fetch", cwd=tmp_path).exit_code == 0
     with sqlite3.connect(tmp_path / "monitor.db") as conn:
         conn.execute("ALTER TABLE digests DROP COLUMN chosen_lead")
-        conn.execute("DELETE FROM _sqlite_migrations WHERE name = '0007_chosen_lead'")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = '0008_chosen_lead'")
     r = invoke("status", cwd=tmp_path)
-    assert r.exit_code == 1 and "from an older version (to do: 0007_chosen_lead)" in r.output
+    assert r.exit_code == 1 and "from an older version (to do: 0008_chosen_lead)" in r.output
     with sqlite3.connect(tmp_path / "monitor.db") as conn:
-        assert not conn.execute("SELECT 1 FROM _sqlite_migrations WHERE name = '0007_chosen_lead'").fetchall()
+        assert not conn.execute("SELECT 1 FROM _sqlite_migrations WHERE name = '0008_chosen_lead'").fetchall()
     assert invoke("fetch", cwd=tmp_path).exit_code == 0  # a writing command upgrades it
     assert invoke("status", cwd=tmp_path).exit_code == 0

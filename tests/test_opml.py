@@ -90,8 +90,8 @@ def test_import_of_a_bad_file_changes_nothing(tmp_path):
 
 
 def test_export_lists_a_page_with_the_feed_a_fetch_found(tmp_path):
-    from monitor.sample.server import serve
-    from monitor.sample.site import SampleSite
+    from sample_site.server import serve
+    from sample_site.site import SampleSite
 
     site = SampleSite.from_seeds()
     with serve(site) as running:

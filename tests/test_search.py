@@ -13,9 +13,9 @@ from click.testing import CliRunner
 
 from monitor.cli import cli
 from monitor.cli_sources import _snippet_text
-from monitor.sample.seeds import load_seed_authors
-from monitor.sample.server import serve
-from monitor.sample.site import SampleSite
+from monitor.demo.seeds import load_seed_authors
+from sample_site.server import serve
+from sample_site.site import SampleSite
 
 
 def invoke(*args: str, cwd: Path):
@@ -91,7 +91,7 @@ def test_the_migration_indexes_posts_stored_before_it(fetched):
         for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
             conn.execute(f"DROP TRIGGER {name}")
         conn.execute("DROP TABLE posts_fts")
-        conn.execute("DELETE FROM _sqlite_migrations WHERE name = '0006_search'")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = '0007_search'")
     with Store.open(db) as store:
         hits = store.search("recruitment")
         assert hits[0][0].title == "Afghan Refugees in Albania – Recruitment Fodder for the MEK"

@@ -1,16 +1,16 @@
 """``monitor demo``: a first look with no network.
 
-Generates a small WordPress-like site from the seeds (author pages in the
-classic, block and Iran Interlink text markups, with author feeds), serves it on
-127.0.0.1, fetches it into a fresh database through the real pipeline, builds
-every week's digest, serves the digests, and prints the URL to open.
+Serves the seed posts as a small WordPress-like site on 127.0.0.1 (:mod:`monitor.demo.site`:
+author pages in the classic, block and Iran Interlink text markups, with author feeds), fetches
+it into a fresh database through the real pipeline, builds every week's digest, serves the
+digests, and prints the URL to open. Everything it needs ships in the package, so it works
+from a wheel with no network.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import signal
-import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -18,14 +18,13 @@ from typing import Any
 
 import click
 
-from .config import load_config
-from .output import plural
-from .pipeline import Monitor
-from .sample.server import serve as serve_sample
-from .sample.site import SampleSite
-from .web import SiteServer
+from ..config import load_config
+from ..output import plural
+from ..pipeline import Monitor
+from ..web import SiteServer
+from .site import DemoSite, RunningSite
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def demo_config(site_base: str, digest_url: str, workdir: Path) -> dict[str, Any]:
@@ -69,8 +68,7 @@ def write_demo_config(workdir: Path, data: dict[str, Any]) -> Path:
 def run_demo(*, port: int = DEMO_PORT, workdir: Path | None = None, serve: bool = True) -> int:
     workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="monitor-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    site = SampleSite.from_seeds()
-    with serve_sample(site) as sample:
+    with RunningSite(DemoSite.from_seeds()) as site:
         digest_server = SiteServer(workdir / "site", "127.0.0.1", port if serve else 0)
         try:
             digest_server.start()
@@ -78,9 +76,9 @@ def run_demo(*, port: int = DEMO_PORT, workdir: Path | None = None, serve: bool 
             click.echo(f"error: cannot listen on 127.0.0.1:{port}: {e} (try --port)", err=True)
             return 1
         try:
-            config_path = write_demo_config(workdir, demo_config(sample.url, digest_server.url, workdir))
+            config_path = write_demo_config(workdir, demo_config(site.url, digest_server.url, workdir))
             config = load_config(config_path)
-            click.echo(f"sample site: {sample.url}/  (three authors, classic/block/text markups, feeds)")
+            click.echo(f"sample site: {site.url}/  (three authors, classic/block/text markups, feeds)")
             with Monitor.open(config) as app:
                 results = app.fetch_sync()
                 for r in results:
@@ -105,6 +103,3 @@ def run_demo(*, port: int = DEMO_PORT, workdir: Path | None = None, serve: bool 
         finally:
             digest_server.shutdown()
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(run_demo())
