@@ -6,6 +6,7 @@ Exit codes: 0 all good; 1 a source (or a build) failed, the rest still stored;
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
