@@ -43,8 +43,8 @@ def _monitor(config: Path, *args: str, env: dict[str, str] | None = None) -> sub
 
 @pytest.mark.slow
 def test_kill_9_during_a_delivery_then_a_restart_sends_each_recipient_the_week_once(tmp_path, procs) -> None:
-    from monitor.sample.server import serve
-    from monitor.sample.site import SampleSite
+    from sample_site.server import serve
+    from sample_site.site import SampleSite
 
     site = SampleSite()
     site.add_author("Test Author", "test-author", theme="classic", kind="feed")
@@ -133,8 +133,8 @@ def test_kill_9_during_a_delivery_then_a_restart_sends_each_recipient_the_week_o
 
 @pytest.mark.slow
 def test_sigterm_during_a_delivery_lets_the_message_finish_and_records_it(tmp_path, procs) -> None:
-    from monitor.sample.server import serve
-    from monitor.sample.site import SampleSite
+    from sample_site.server import serve
+    from sample_site.site import SampleSite
 
     site = SampleSite()
     site.add_author("Test Author", "test-author", theme="classic", kind="feed")
