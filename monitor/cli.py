@@ -264,7 +264,7 @@ def history(config: Config, url: str, fmt: str) -> None:
 @config_option
 def status(config: Config, fmt: str) -> None:
     """Per source: result of the last run, posts, last run, next due, last error; the publishing
-    state and the last digest. The same report as /healthz. Only reads the database."""
+    state, the last digest and the deliveries. The same report as /healthz. Only reads the database."""
     from .pipeline import Monitor
     from .report import StatusInputs, status_lines, status_report
 

@@ -104,7 +104,12 @@ def print_documents(report: CheckReport, config: Config) -> None:
         for w in page.warnings:
             click.echo(f"  warning: {w}")
         for p in page.posts:
-            day = p.published.astimezone(config.timezone).date().isoformat() if p.published else "no date"
+            if p.published is None:
+                day = "no date"
+            elif p.date_only:
+                day = p.published.astimezone(config.timezone).date().isoformat()
+            else:
+                day = human_time(p.published, config.timezone)
             who = ", ".join(x for x in (p.author, p.outlet) if x)
             click.echo(f"  - {day}  {p.title}\n      {p.url}" + (f"\n      {who}" if who else ""))
 
