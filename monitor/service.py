@@ -480,7 +480,7 @@ class Service:
             return False
         self._deliver_retry_at = report.next_retry
         self.failed_deliveries += len(report.failed)
-        return report.ok
+        return bool(report.ok)
 
     # -- modes ----------------------------------------------------------------------------
 
