@@ -42,7 +42,7 @@ from ..errors import ExtractError
 from ..markup import too_complex
 from ..models import Page, PostData
 from .identity import normalize_url, wp_post_id
-from .sourceline import MONTH_PATTERN, MONTHS, collapse, split_excerpt
+from .sourceline import MONTH_PATTERN, MONTHS, collapse, parse_source_line, split_excerpt
 
 __all__ = ["extract_html", "html_to_plain", "html_to_text", "parse_date_text", "parse_machine_date"]
 
@@ -145,7 +145,7 @@ _CHROME = re.compile(
 _CHROME_ROLES = frozenset(("navigation", "banner", "contentinfo", "complementary", "search"))
 # Inside a post: meta that is not the excerpt.
 _POST_META = re.compile(
-    r"^(?:more-link|link-more|read-more|readmore|more|entry-meta|post-meta|meta|entry-footer|"
+    r"^(?:more-link|link-more|read-more|readmore|more|entry-meta|post-meta|meta|entry-footer|post-info|"
     r"byline|posted-on|posted-by|entry-date|cat-links|tags-links|comments-link|edit-link|"
     r"post-edit-link|wp-block-post-excerpt__more-text|wp-block-post-excerpt__more-link|"
     r"post-categories|post-tags|entry-categories|entry-tags|reading-time|likes?|"
@@ -258,11 +258,26 @@ _CONTENT_TAGS = frozenset(("article", "main"))
 _BANNER_TOKENS = frozenset(("header", "footer", "site-top", "topbar"))
 
 
+_POST_SHAPED = "article :is(h1,h2,h3,h4,h5,h6,.entry-title,.p-name) a[href]"
+
+
+def _holds_post(node: Node) -> bool:
+    """An ``<aside>`` that holds an article with a title link (a theme's "featured"/latest post at the
+    top of the archive) is content, not a sidebar: its post is one of the author's posts."""
+    return node.css_first(_POST_SHAPED) is not None
+
+
 def is_chrome(node: Node, attrs: dict[str, str | None] | None = None) -> bool:
     """Site chrome: never a post, never part of one (``attrs``: the node's attributes, when already read)."""
     tag = node.tag
-    if tag in ("nav", "aside"):
+    if tag == "nav":
         return True
+    if tag == "aside":
+        if attrs is None:
+            attrs = node.attributes
+        if (attrs.get("role") or "").lower() in _CHROME_ROLES or any(_is_chrome_name(t) for t in _tokens(node, attrs)):
+            return True
+        return not _holds_post(node)
     if tag in ("html", "body", "main", "article"):
         return False
     if attrs is None:
@@ -276,7 +291,14 @@ def is_chrome(node: Node, attrs: dict[str, str | None] | None = None) -> bool:
     return any(_is_chrome_name(t) for t in tokens)
 
 
+_META_TAGS = frozenset(("footer", "address"))
+
+
 def _is_post_meta(node: Node) -> bool:
+    """Inside a post: chrome, meta by class ("entry-meta", "post-info", ...), a ``<footer>`` or
+    ``<address>`` (the theme's date / "By …" / "In News." block), "Read more" and comment links."""
+    if node.tag in _META_TAGS:
+        return True
     attrs = node.attributes
     if is_chrome(node, attrs) or any(_is_post_meta_name(t) for t in _tokens(node, attrs)):
         return True
@@ -451,6 +473,8 @@ _TITLE_AUTHOR = (
     re.compile(r"^(.+?),\s+(?:author|autor|auteur)\s+(?:at|en|bei|chez|de)\b", re.IGNORECASE),
     re.compile(r"^(?:author|posts by|articles by)\s*:?\s*(.+?)(?:\s+[–—|»:-]\s+.*)?$", re.IGNORECASE),
 )
+# what follows "Author" in a heading that names no one ("Author archive", "Author: Posts")
+_NOT_A_NAME = re.compile(r"^\W*(?:archives?|posts?|articles?|pages?|page\s+\d+|profile|index)\W*$", re.IGNORECASE)
 _TITLE_SPLIT = re.compile(r"\s+[–—|»:-]\s+")
 
 
@@ -502,21 +526,154 @@ def _feed_url(tree: LexborHTMLParser, base: str, page_url: str) -> str | None:
     return None
 
 
-def _next_candidates(tree: LexborHTMLParser) -> Iterator[Node]:
-    """Links that may lead to older posts, best first (each kind looked for only when needed)."""
+# Pagination links by shape: an arrow alone, a page number, a page-number class.
+_NEXT_ARROW = re.compile(r"^\s*(?:[›»→⟩〉⟫≫>]+|next\s*[›»→⟩>]*|older\s*[›»→⟩>]*)\s*$", re.IGNORECASE)
+_PAGER = (
+    ".pagination, .page-numbers, .pager, .paginator, .paging, .nav-links, .md-pagination, "
+    "[class*=pagination], [class*=pager], nav[aria-label*=agination]"
+)
+_CURRENT = "[aria-current=page], .current, .active, .is-current, [class*=current]"
+# what a page's own number looks like in its URL: /page/2/, name2.html, index-1.html, ?paged=2
+_PAGE_PART = re.compile(r"/page/\d+/?$|(?<=[a-z])\d+(?=\.html?$)|(?:^|/)index(?:-\d+)?\.html?$|/$", re.I)
+_PAGE_QUERY = frozenset(("paged", "page", "pg", "p-page", "start", "offset"))
+
+
+@dataclass(frozen=True, slots=True)
+class NextLink:
+    """The older-posts link a page offers, and why it was taken (for ``monitor check``)."""
+
+    url: str
+    why: str
+
+
+def archive_key(url: str) -> tuple[str, str, tuple[tuple[str, str], ...]] | None:
+    """(host, path, query) of ``url`` with its page number taken out: every page of one archive
+    has the same key, another author's archive or the site's next document has another."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    path = parts.path or "/"
+    for _ in range(2):
+        path = _PAGE_PART.sub("", path) or "/"
+    query = tuple(sorted(
+        (k.lower(), v) for k, _, v in (q.partition("=") for q in parts.query.split("&") if q)
+        if k.lower() not in _PAGE_QUERY
+    ))
+    return (parts.hostname or "").lower(), path.rstrip("/").lower(), query
+
+
+def _page_number(node: Node) -> int | None:
+    text = collapse(node.text())
+    return int(text) if text.isdigit() and len(text) < 5 else None
+
+
+def _numbered_next(tree: LexborHTMLParser) -> Iterator[tuple[Node, str]]:
+    """In a page-number block: the link numbered one past the current page's marker."""
+    for pager in tree.css(_PAGER):
+        current = next((n for c in pager.css(_CURRENT) if (n := _page_number(c)) is not None), None)
+        if current is None:
+            # the current page is often the one number that is not a link
+            current = next((n for c in pager.css("span, strong, em, b, li") if c.css_first("a") is None
+                            and (n := _page_number(c)) is not None), None)
+        links = [(a, _page_number(a)) for a in pager.css("a[href]")]
+        if current is not None:
+            for a, n in links:
+                if n == current + 1:
+                    yield a, f"page number {n} after the current page {current} in the page numbers"
+        for a, _ in links:
+            classes = (a.attributes.get("class") or "").lower()
+            if "next" in classes.split() or any(c.endswith(("-next", "__next", "_next")) for c in classes.split()):
+                yield a, f"a link classed {classes!r} in the page numbers"
+
+
+_AUTHOR_PART = re.compile(r"/(?:author|authors|writers?|contributors?|people|profile|members?|users?)/[^/]+",
+                          re.IGNORECASE)
+
+
+def _another_author(href: str, page_url: str) -> bool:
+    """``href`` names an author (path or query) other than the one ``page_url`` names."""
+    def who(url: str) -> str | None:
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return None
+        m = _AUTHOR_PART.search(_PAGE_PART.sub("", parts.path))
+        if m and m.group().rsplit("/", 1)[-1].lower() != "page":
+            return m.group().lower()
+        q = re.search(r"(?:^|&)(author(?:id)?|author_name)=([^&]*)", parts.query)
+        return q.group(2).lower() if q else None
+
+    theirs = who(href)
+    return theirs is not None and theirs != who(page_url)
+
+
+def _next_candidates(tree: LexborHTMLParser) -> Iterator[tuple[Node, str, bool]]:
+    """(link, why, strong) for links that may lead to older posts, best first (each kind looked for
+    only when needed). A strong link says "older posts" in words or by a pagination class: it may
+    leave the archive's path (``/author/anne/`` -> ``/page/2/``) but never for another author's.
+    A weak one (the document's ``<link rel=next>``, an arrow, a page number) must stay in the
+    archive (:func:`archive_key`)."""
     for sel in _NEXT_SELECTORS:
-        yield from tree.css(sel)
-    yield from (a for a in tree.css("a[href]") if _OLDER.match(collapse(a.text())))
+        weak = sel == "link[rel~=next]"
+        yield from ((n, f"it matches {sel!r}", not weak) for n in tree.css(sel))
+    for a in tree.css("a[href]"):
+        text = collapse(a.text())
+        if _OLDER.match(text):
+            yield a, f"its text {text!r} says older posts", True
+    for a, why in _numbered_next(tree):
+        yield a, why, False
+    for a in tree.css("a[href]"):
+        text = collapse(a.text()) or collapse(a.attributes.get("aria-label") or "")
+        if text and _NEXT_ARROW.match(text) and not _in_chrome_nav_menu(a):
+            yield a, f"its text is the forward arrow {text!r}", False
+
+
+def _in_chrome_nav_menu(node: Node) -> bool:
+    """A link in a site menu (``.menu``, ``.navbar``) is never pagination."""
+    return any(a.tag == "ul" and any(_is_chrome_name(t) for t in _tokens(a)) for a in _ancestors(node.parent, 8))
+
+
+def next_link(tree: LexborHTMLParser, base: str, page_url: str, selector: str | None) -> tuple[NextLink | None, list[str]]:
+    """The link to the archive's next (older) page and the candidates turned down, with reasons.
+
+    A link is followed only when it stays in the same archive (:func:`archive_key`): a document
+    ``rel=next`` to the next author's profile, another host, or another author's path is not."""
+    here = normalize_url(page_url)
+    key = archive_key(page_url)
+    refused: list[str] = []
+    if selector:
+        candidates: Iterable[tuple[Node, str, bool]] = (
+            (n, f"it matches the source's selector {selector!r}", True) for n in _css(tree.root, selector))
+    else:
+        candidates = _next_candidates(tree)
+    for node, why, strong in candidates:
+        href = _abs(base, node.attributes.get("href"))
+        if not href or normalize_url(href) == here:
+            continue
+        target = archive_key(href)
+        if target is None:
+            reason = "is not a usable URL"
+        elif selector or (strong and key is not None and target[0] != key[0]):
+            reason = ""  # the pipeline follows links only on the page's host, and says so
+            reason = ""
+        elif _another_author(href, page_url):
+            reason = "is another author's archive"
+        elif not strong and target != key:
+            reason = "is outside this archive's path"
+        else:
+            reason = ""
+        if reason:
+            if len(refused) < 10:
+                refused.append(f"{href} ({why}) {reason}")
+            continue
+        return NextLink(href, why), refused
+    return None, refused
 
 
 def _next_url(tree: LexborHTMLParser, base: str, page_url: str, selector: str | None) -> str | None:
-    here = normalize_url(page_url)
-    candidates = _css(tree.root, selector) if selector else _next_candidates(tree)
-    for node in candidates:
-        href = _abs(base, node.attributes.get("href"))
-        if href and normalize_url(href) != here:
-            return href
-    return None
+    link, _ = next_link(tree, base, page_url, selector)
+    return link.url if link else None
 
 
 def _page_author(tree: LexborHTMLParser, page_url: str, lines: Callable[[], list[_Line]]) -> str | None:
@@ -527,7 +684,7 @@ def _page_author(tree: LexborHTMLParser, page_url: str, lines: Callable[[], list
             return _AUTHOR_HEAD.sub(r"\1", text)
     for sel in ("h1", ".page-title", ".archive-title", ".wp-block-query-title", "h2"):
         for node in tree.css(sel):
-            if m := _AUTHOR_HEAD.match(collapse(node.text())):
+            if (m := _AUTHOR_HEAD.match(collapse(node.text()))) and not _NOT_A_NAME.match(m.group(1)):
                 return m.group(1).strip()
     for line in lines()[:60]:
         if (m := re.match(r"^Author\s*:\s*(.{1,80})$", line.text, re.IGNORECASE)):
@@ -678,6 +835,10 @@ def _title_of(segment: Sequence[Node], profile: Selectors | None, base: str) -> 
                 # included), unless it is post meta by class or a comment count
                 if any(_is_post_meta_name(t) for t in _tokens(a)) or _is_noise_line(text, byline=False):
                     continue
+                if sel is _TITLE_WRAPPED:
+                    # a card's link wraps heading, excerpt and meta: the title is the heading
+                    head = a.css_first("h1, h2, h3, h4, h5, h6")
+                    text = _text_of(head) if head is not None else text
                 url = _abs(base, a.attributes.get("href"))
                 if url and text:
                     return text, url, True
@@ -713,8 +874,8 @@ def _strip_dates(text: str) -> str:
 
 def _is_date_line(text: str) -> bool:
     """A short line that is a date plus a few words ("October 28, 2020 · 4 min read")."""
-    if len(text) > 80 or parse_date_text(text) is None:
-        return False
+    if len(text) > 80 or parse_date_text(text) is None or parse_source_line(text) is not None:
+        return False  # "Iran Interlink, October 27 2020:… Families ask to visit." is an excerpt
     return len(re.findall(r"\w+", _strip_dates(text))) <= 6
 
 
@@ -863,7 +1024,8 @@ def _to_posts(found: Sequence[_Found], page_author: str) -> tuple[tuple[PostData
 _HATOM = Selectors(
     post=(
         "article.hentry, article.post, article.type-post, article[id^=post-], "
-        "div.hentry, div.post, div.type-post"
+        "div.hentry, div.post, div.type-post, article:has(> header .entry-title a[href]), "
+        "article:has(> .entry-title a[href])"
     ),
     title=".entry-title",
     link=".entry-title a[href], a[rel=bookmark]",
@@ -874,6 +1036,16 @@ _BLOCK_THEME = Selectors(
     link=".wp-block-post-title a[href]",
     date=".wp-block-post-date",
     excerpt=".wp-block-post-excerpt__excerpt, .wp-block-post-excerpt, .wp-block-post-content",
+)
+
+
+# microformats2: h-entry with p-name / u-url / dt-published / p-summary or e-content
+_MF2 = Selectors(
+    post=".h-entry",
+    title=".p-name",
+    link=".p-name a[href], a.u-url[href], .u-url a[href]",
+    date=".dt-published",
+    excerpt=".p-summary, .e-content",
 )
 
 
@@ -1104,6 +1276,7 @@ def extract_html(text: str, *, url: str, tz: ZoneInfo, selectors: Selectors | No
         for name, run in (
             ("hatom", lambda: _rule_profile(tree, _HATOM, base, tz, user=False)),
             ("block", lambda: _rule_profile(tree, _BLOCK_THEME, base, tz, user=False)),
+            ("mf2", lambda: _rule_profile(tree, _MF2, base, tz, user=False)),
             ("text", lambda: _rule_text(page_lines(), base, tz)),
             ("generic", lambda: _rule_generic(tree, base, tz)),
         ):
