@@ -71,7 +71,7 @@ def corpus_server(request) -> Iterator[tuple[Corpus, str]]:
     corpus = Corpus(request.param)
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             corpus.hits.append(self.path)
             file = corpus.path_for(self.path)
             body = file.read_bytes() if file else b"<html><body><h1>Not found</h1></body></html>"
@@ -125,9 +125,9 @@ def changes(config_path: Path) -> dict[str, set[str]]:
     """Post slug -> the fields reported changed, over every run so far."""
     config = load_config(config_path)
     with Store.open(config.database) as store:
-        far = dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc)
+        far = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
         out: dict[str, set[str]] = {}
-        for post, version in store.changes_between(dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc), far):
+        for post, version in store.changes_between(dt.datetime(2000, 1, 1, tzinfo=dt.UTC), far):
             out.setdefault(slug_of(post.url) or post.url, set()).update(c.field for c in version.changes)
         return out
 
@@ -174,7 +174,7 @@ def score(setup: str, results: dict[str, SourceResult], posts: list[StoredPost],
     return problems
 
 
-T0 = dt.datetime(2026, 1, 5, 12, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 1, 5, 12, tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize("corpus_server", SETUPS, indirect=True)

@@ -534,7 +534,7 @@ _PAGER = (
 )
 _CURRENT = "[aria-current=page], .current, .active, .is-current, [class*=current]"
 # what a page's own number looks like in its URL: /page/2/, name2.html, index-1.html, ?paged=2
-_PAGE_PART = re.compile(r"/page/\d+/?$|(?<=[a-z])\d+(?=\.html?$)|(?:^|/)index(?:-\d+)?\.html?$|/$", re.I)
+_PAGE_PART = re.compile(r"/page/\d+/?$|(?<=[a-z])\d+(?=\.html?$)|(?:^|/)index(?:-\d+)?\.html?$|/$", re.IGNORECASE)
 _PAGE_QUERY = frozenset(("paged", "page", "pg", "p-page", "start", "offset"))
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import content  # noqa: E402
+import content
 
 VENV = Path(os.environ.get("CORPUS_VENV", "/tmp/corpus-venv"))
 PACKAGES = ("pelican==4.12.0", "markdown==3.11.3", "nikola==8.3.3", "mkdocs-material==9.7.7",

@@ -103,7 +103,7 @@ def _source(form: int, author_name: str, original: dt.date, text: str) -> tuple[
 def posts() -> tuple[Post, ...]:
     """All 24 posts, newest first (one a day from 2020-10-28 back), authors taking turns."""
     out = []
-    start = dt.datetime(2020, 10, 28, 9, 30, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2020, 10, 28, 9, 30, tzinfo=dt.UTC)
     for i, title in enumerate(_TITLES):
         slug_a, name = AUTHORS[i % 3]
         published = start - dt.timedelta(days=i)
@@ -111,8 +111,8 @@ def posts() -> tuple[Post, ...]:
         own = f"Story {i + 1}: {_WORDS}"
         line, text, t_author, t_outlet = _source(i // 3 % 8 if i % 3 else i % 8, name, original, own)
         body = (
-            f"Body of story {i + 1}. The second paragraph only appears on the post itself, with more "
-            "detail about the meeting and what was said at the gate that morning.",
+            (f"Body of story {i + 1}. The second paragraph only appears on the post itself, with more "
+             "detail about the meeting and what was said at the gate that morning."),
             f"Closing of story {i + 1}: a third paragraph with quotes from the families.",
         )
         out.append(Post(
