@@ -1239,6 +1239,14 @@ def _rule_generic(tree: LexborHTMLParser, base: str, tz: ZoneInfo) -> list[_Foun
         dated = sum(1 for f in found if f.published is not None)
         summed = sum(1 for f in found if len(f.excerpt) >= 60)
         if dated < 0.5 * len(found) and summed < 0.5 * len(found):
+            # a bare list of titles (a minimal theme's archive: ``<h2><a>Title</a></h2>`` each) is
+            # posts only as a run of three or more headings, each its own link, and only when no
+            # group with dates or summaries is on the page (it scores below every such group)
+            if len(found) < 3 or not all(f.in_heading and not f.excerpt for f in found):
+                continue
+            score = 0.5 * len(found)
+            if best is None or score > best[0]:
+                best = (score, found)
             continue
         score = sum(
             (3 if f.in_heading else 1) + (2 if f.published else 0) + (2 if len(f.excerpt) >= 60 else 0)
