@@ -377,7 +377,9 @@ def child_digest_build(spec: dict[str, Any]) -> dict[str, Any]:
     from monitor.extract import post_identity
     from monitor.models import PostData, SourceResult
     from monitor.sample.site import generate_site
-    from monitor.store import Observation, RunWrites, Store
+    from monitor.detect import post_write
+    from monitor.models import PostWrite, RunWrites
+    from monitor.store import Store
 
     n_posts, n_older, per_source = spec["posts"], spec["updated"], 100
     tz = ZoneInfo("UTC")
@@ -395,15 +397,15 @@ def child_digest_build(spec: dict[str, Any]) -> dict[str, Any]:
                         guid=f"{base}/?p={p.post_id}", origin="feed")
 
     def ingest(store: Store, items: list[tuple[Any, PostData]], seen: dt.datetime) -> None:
-        by_source: dict[str, list[Observation]] = {}
+        by_source: dict[str, list[PostWrite]] = {}
         for a, pd in items:
             identity, url_key = post_identity(pd)
             by_source.setdefault(a.name, []).append(
-                Observation(pd, identity, url_key, "new", decide(None, pd, tz=tz).hash))
+                post_write(pd, identity, url_key, decide(None, pd, tz=tz), None))
         for source, obs in by_source.items():
             store.sync_sources([_Src(source, base)], seen)
             store.apply_run(RunWrites(source=source, started_at=seen, finished_at=seen,
-                                      result=SourceResult(source, "ok", new=len(obs)), observations=obs))
+                                      result=SourceResult(source, "ok", new=len(obs)), posts=obs))
 
     def edit(store: Store, items: list[tuple[Any, PostData]], seen: dt.datetime) -> None:
         by_source: dict[str, list[PostData]] = {}
@@ -419,9 +421,9 @@ def child_digest_build(spec: dict[str, Any]) -> dict[str, Any]:
                 identity, url_key = post_identity(new)
                 old = by_id[identity]
                 d = decide(old, new, tz=tz)
-                obs.append(Observation(new, identity, url_key, d.outcome, d.hash, old, d.changes))
+                obs.append(post_write(new, identity, url_key, d, old))
             store.apply_run(RunWrites(source=source, started_at=seen, finished_at=seen,
-                                      result=SourceResult(source, "ok", changed=len(obs)), observations=obs))
+                                      result=SourceResult(source, "ok", changed=len(obs)), posts=obs))
 
     in_week = [(a, post_data(a, p, start + dt.timedelta(seconds=span * i / n_posts)))
                for i, (a, p) in enumerate(samples[:n_posts])]
@@ -450,7 +452,7 @@ class _Src:
 def child_digest(spec: dict[str, Any]) -> dict[str, Any]:
     """publish_digests for the week of the digest DB, timed (fresh process: templates compile too)."""
     from monitor.config import parse_config
-    from monitor.publish import publish_digests
+    from monitor.pipeline import publish_digests
     from monitor.store import Store
 
     config = parse_config(_digest_config(spec["db"], spec["out_dir"]), base_dir=Path(spec["db"]).parent)

@@ -21,9 +21,7 @@ import click
 from . import __version__
 from .config import Config, load_config
 from .errors import ConfigError, MonitorError
-from .extract import normalize_url
 from .models import SourceResult
-from .store import Store
 
 UTC = dt.timezone.utc
 
@@ -55,8 +53,11 @@ def config_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return inner
 
 
-def _open_store(config: Config) -> Store:
-    return Store.open(config.database)
+def _open(config: Config, *, register: bool = True) -> Any:
+    """The application over the config's database (:class:`monitor.pipeline.Monitor`)."""
+    from .pipeline import Monitor
+
+    return Monitor.open(config, register=register)
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -108,8 +109,6 @@ def fetch(config: Config, sources: tuple[str, ...]) -> None:
     every source succeeded, 1 if any failed (the others are still stored), 2 on a
     config error.
     """
-    from .pipeline import run_once
-
     try:
         names = [config.source(n).name for n in sources] or None
     except ConfigError as e:
@@ -117,7 +116,7 @@ def fetch(config: Config, sources: tuple[str, ...]) -> None:
     results: list[SourceResult] = []
     total = len(names) if names else len(config.sources)
     try:
-        with _open_store(config) as store:
+        with _open(config) as app:
             if sys.stdout.isatty():
                 from rich.progress import Progress
 
@@ -128,9 +127,9 @@ def fetch(config: Config, sources: tuple[str, ...]) -> None:
                         progress.advance(task)
                         progress.console.print(_result_line(r), markup=False, highlight=False)
 
-                    results = run_once(config, store, names, on_result=tick)
+                    results = app.fetch_sync(names, on_result=tick)
             else:
-                results = run_once(config, store, names)
+                results = app.fetch_sync(names)
                 for r in results:
                     click.echo(_result_line(r))
     except MonitorError as e:
@@ -175,8 +174,8 @@ def posts(config: Config, source: str | None, since: str | None, changed: bool, 
             config.source(source)
         except ConfigError as e:
             _fail(str(e), 2)
-    with _open_store(config) as store:
-        rows = store.posts(source=source, since=since_dt, changed=changed)
+    with _open(config, register=False) as app:
+        rows = app.posts(source=source, since=since_dt, changed=changed)
     if fmt == "json":
         out = [
             {
@@ -211,11 +210,10 @@ def posts(config: Config, source: str | None, since: str | None, changed: bool, 
 @config_option
 def history(config: Config, url: str, fmt: str) -> None:
     """Show every stored version of the post at URL, with what changed."""
-    with _open_store(config) as store:
-        found = store.posts_by_url(url, normalize_url(url))
-        if not found:
-            _fail(f"no stored post has the URL {url}")
-        data = [(p, store.versions(p.id)) for p in found]
+    with _open(config, register=False) as app:
+        data = app.history(url)
+    if not data:
+        _fail(f"no stored post has the URL {url}")
     if fmt == "json":
         click.echo(json.dumps([
             {"source": p.source, "url": p.url, "title": p.title, "versions": [
@@ -241,10 +239,9 @@ def history(config: Config, url: str, fmt: str) -> None:
 @config_option
 def status(config: Config, fmt: str) -> None:
     """Per source: last run, result, next due, last error."""
-    with _open_store(config) as store:
-        store.sync_sources(config.sources, dt.datetime.now(UTC))
-        states = store.source_states()
-        counts = {s.name: store.count_posts(s.name) for s in config.sources}
+    with _open(config) as app:
+        states = app.states()
+        counts = {s.name: app.count_posts(s.name) for s in config.sources}
     rows = []
     for s in config.sources:
         st = states[s.name]
@@ -308,8 +305,6 @@ def digest(config: Config, week_ending: str | None, all_weeks: bool, lead_url: s
 
     Prints each file written. A week with no posts builds nothing and says so.
     """
-    from .publish import publish_digests
-
     week = None
     if week_ending:
         try:
@@ -320,9 +315,9 @@ def digest(config: Config, week_ending: str | None, all_weeks: bool, lead_url: s
     if week and all_weeks:
         raise click.UsageError("--week-ending and --all cannot be used together")
     try:
-        with _open_store(config) as store:
-            report = publish_digests(config, store, week_ending=week, all_weeks=all_weeks, lead_url=lead_url,
-                                     now=dt.datetime.now(UTC))
+        with _open(config) as app:
+            report = app.publish(week_ending=week, all_weeks=all_weeks, lead_url=lead_url,
+                                 now=dt.datetime.now(UTC))
     except MonitorError as e:
         _fail(e.reason)
     for line in report.lines():

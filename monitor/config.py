@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from .digest import Calendar
 from .errors import ConfigError
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -107,8 +108,9 @@ class Config:
         return dt.time(int(hh), int(mm))
 
     @property
-    def week_end_weekday(self) -> int:
-        return WEEKDAYS.index(self.digest.week_ends_on)
+    def calendar(self) -> Calendar:
+        """The site's week arithmetic (where weeks end, when each is published)."""
+        return Calendar(self.digest.week_ends_on, self.publish_weekday, self.publish_time, self.timezone)
 
 
 def parse_duration(value: Any, key: str) -> float:

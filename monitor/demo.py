@@ -18,12 +18,10 @@ from pathlib import Path
 import click
 
 from .config import parse_config
-from .pipeline import run_once
-from .publish import publish_digests
+from .pipeline import Monitor
 from .sample.server import serve as serve_sample
 from .sample.site import SampleSite
-from .serve import SiteServer
-from .store import Store
+from .web import SiteServer
 
 UTC = dt.timezone.utc
 
@@ -62,12 +60,12 @@ def run_demo(*, port: int = 8000, workdir: Path | None = None, serve: bool = Tru
         try:
             config = parse_config(demo_config(sample.url, digest_server.url, workdir), base_dir=workdir)
             click.echo(f"sample site: {sample.url}/  (three authors, classic/block/text markups, feeds)")
-            with Store.open(config.database) as store:
-                results = run_once(config, store)
+            with Monitor.open(config) as app:
+                results = app.fetch_sync()
                 for r in results:
                     state = f"error: {r.error}" if r.error else f"{r.new} new posts, {r.pages} page(s)"
                     click.echo(f"fetched {r.source}: {state}")
-                report = publish_digests(config, store, all_weeks=True, now=dt.datetime.now(UTC))
+                report = app.publish(all_weeks=True, now=dt.datetime.now(UTC))
             click.echo(f"built {len(report.weeks_built)} weekly digests into {config.output_dir}")
             click.echo(f"database: {config.database}")
             if not serve:

@@ -29,6 +29,8 @@ can be told apart from an edit.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 import difflib
 import functools
 import hashlib
@@ -37,9 +39,12 @@ import re
 import unicodedata
 from zoneinfo import ZoneInfo
 
-from .models import Decision, FieldChange, PostData, StoredPost
+from .models import Decision, FieldChange, PostData, PostWrite, RunWrites, SourceResult, SourceState, StoredPost
+from .schedule import next_due
 
-__all__ = ["HASH_VERSION", "decide", "excerpt_source", "normalize_text", "content_text", "post_hash", "word_diff", "date_key"]
+__all__ = ["HASH_VERSION", "content_text", "date_key", "decide", "excerpt_source", "normalize_text", "post_hash",
+           "post_write", "word_diff", "FULL_SWEEP_EVERY", "MIN_POST_SHARE", "SHRUNK_ACCEPT_RUNS", "PostCount",
+           "check_post_count", "needs_full_sweep", "run_writes"]
 
 HASH_VERSION = 1
 
@@ -170,7 +175,7 @@ def decide(old: StoredPost | None, new: PostData, *, tz: ZoneInfo) -> Decision:
 
     changes: list[FieldChange] = []
 
-    def text_field(name: str, old_raw: str, new_raw: str, norm) -> None:
+    def text_field(name: str, old_raw: str, new_raw: str, norm: Callable[[str], str]) -> None:
         if not new_raw or not old_raw:  # not observed this time, or first observed now: not an edit
             return
         o, n = norm(old_raw), norm(new_raw)
@@ -192,3 +197,127 @@ def decide(old: StoredPost | None, new: PostData, *, tz: ZoneInfo) -> Decision:
     if changes:
         return Decision("changed", tuple(changes), new_hash)
     return Decision("unchanged", (), new_hash)
+
+
+def post_write(observed: PostData, identity: str, url_key: str, decision: Decision,
+               existing: StoredPost | None) -> PostWrite:
+    """What storage writes for one observed post, every value final (storage applies no rule).
+
+    - **new**: the observation as it is, version 1.
+    - **unchanged**: the stored post, with what this sighting adds without being an edit filled
+      in: feed content where none was stored, a date first seen, a guid or WordPress id, and an
+      author-page excerpt in place of one read from the feed alone (the page is what readers see).
+    - **changed**: the observed fields over the stored ones (a field this surface does not show
+      keeps its stored value; an excerpt replaces the stored one only when both came from the
+      same surface, or the stored one came from the feed alone), and a new version.
+
+    Either way the post's ``origin`` becomes ``both`` once the page and the feed have shown it.
+    """
+    p, e, d = observed, existing, decision
+    if e is None:
+        return PostWrite(identity, url_key, d.outcome, None, p.url, p.title, p.published, p.date_only, p.excerpt,
+                         p.content, p.author, p.outlet, p.original_date, p.guid, p.wp_id, p.origin, d.hash,
+                         1, ())
+    url = p.url or e.url
+    guid = e.guid if e.guid is not None else p.guid
+    wp_id = e.wp_id if e.wp_id is not None else p.wp_id
+    origin = e.origin if e.origin == p.origin else "both"
+    if d.outcome == "unchanged":
+        page_over_feed = e.origin == "feed" and p.origin != "feed"
+        excerpt = p.excerpt if p.excerpt and (not e.excerpt or page_over_feed) else e.excerpt
+        first_date = e.published is None and p.published is not None
+        return PostWrite(identity, url_key, d.outcome, e.id, url, e.title,
+                         p.published if first_date else e.published,
+                         p.date_only if first_date else e.date_only, excerpt, e.content or p.content,
+                         e.author, e.outlet, e.original_date, guid, wp_id, origin, e.hash, None, ())
+    same_surface = excerpt_source(p.origin) == excerpt_source(e.origin)
+    excerpt = p.excerpt if p.excerpt and (same_surface or e.origin == "feed") else e.excerpt
+    return PostWrite(identity, url_key, d.outcome, e.id, url, p.title or e.title,
+                     p.published if p.published else e.published,
+                     p.date_only if p.published else e.date_only, excerpt, p.content or e.content,
+                     p.author or e.author, p.outlet or e.outlet, e.original_date, guid, wp_id, origin, d.hash,
+                     e.versions + 1, d.changes)
+
+
+# -- run-level decisions: one source run as a whole ----------------------------------------------
+
+#: How often a known source reads every page up to max_pages: between full sweeps a run stops at
+#: the first page with nothing new (and a 304 on page 1 costs nothing), which cannot see an edit
+#: of an old post on page 2 or later; a full sweep can.
+FULL_SWEEP_EVERY = dt.timedelta(hours=24)
+
+#: A first page with fewer than this share of the posts it had last time is an
+#: extraction failure (a theme change, a block page), not mass deletion.
+MIN_POST_SHARE = 0.3
+
+#: ... unless that many runs in a row find the same smaller count: then the author really removed
+#: posts, and the new count is accepted (with a warning) as what the page has.
+SHRUNK_ACCEPT_RUNS = 3
+
+
+def needs_full_sweep(state: SourceState | None, now: dt.datetime) -> bool:
+    """Whether this run reads every page (a new source, or FULL_SWEEP_EVERY since the last sweep)."""
+    return state is None or state.last_full_at is None or now - state.last_full_at >= FULL_SWEEP_EVERY
+
+
+@dataclass(frozen=True, slots=True)
+class PostCount:
+    """The verdict on a first page's post count: an error (the run fails), or a warning."""
+
+    error: str | None = None
+    warning: str | None = None
+    shrunk: tuple[int, int] | None = None  # a too-small count: (count, runs in a row seeing it)
+
+
+def check_post_count(n: int, kind: str, url: str, state: SourceState | None) -> PostCount:
+    """Is ``n`` posts on a source's first page believable, given what it had before?"""
+    before = state.last_post_count if state else None
+    if n == 0:
+        if kind == "html":
+            if before:
+                return PostCount(error=f"no posts found on a page that had {before}")
+            return PostCount(error=f"no posts found on {url} (tried the classic, block, text and generic layouts)")
+        if before:
+            return PostCount(error=f"the feed lists no entries; it had {before}")
+        return PostCount(warning="the feed lists no entries")
+    if before and before >= 5 and n < before * MIN_POST_SHARE:
+        seen = (state.shrunk_runs if state is not None and state.shrunk_count == n else 0) + 1
+        if seen < SHRUNK_ACCEPT_RUNS:
+            return PostCount(shrunk=(n, seen), error=(
+                f"only {n} posts found on a page that had {before} (if the author removed posts, "
+                f"the new count is accepted after {SHRUNK_ACCEPT_RUNS} runs in a row find it; {seen} so far)"))
+        return PostCount(warning=f"the page lists {n} posts where it had {before}: accepted as its new count, "
+                                 f"{seen} runs in a row found it")
+    return PostCount()
+
+
+def run_writes(result: SourceResult, state: SourceState | None, *, started: dt.datetime,
+               finished: dt.datetime, posts: Sequence[PostWrite],
+               http_cache: dict[str, tuple[str | None, str | None, str | None]], every: float,
+               backoff_max: float, retry_after: float | None, full: bool, post_count: int | None,
+               feed_url: str | None, shrunk: tuple[int, int] | None) -> RunWrites:
+    """Everything a source run writes, every value final: a failed run writes no posts and no
+    validators (nothing half-read is stored) and backs off; a run that read every page without
+    error is the new full sweep; what a run did not see (post count, feed) keeps its stored value.
+    """
+    ok = result.status != "error"
+    failures = 0 if ok else (state.failures if state else 0) + 1
+    if retry_after is not None:  # a server's "Retry-After: 1e20" must not suspend a source forever
+        retry_after = min(retry_after, max(backoff_max, every))
+    if shrunk is None:
+        # a run that read its pages normally forgets a shrunk count; an unrelated error keeps the streak
+        keep = not ok and state is not None and bool(state.shrunk_count)
+        shrunk = (state.shrunk_count or 0, state.shrunk_runs) if keep and state else (0, 0)
+    return RunWrites(
+        source=result.source, started_at=started, finished_at=finished, result=result,
+        posts=tuple(posts) if ok else (), http_cache=dict(http_cache) if ok else {},
+        next_due_at=next_due(finished, every, failures=failures, retry_after=retry_after,
+                             backoff_max=backoff_max),
+        failures=failures,
+        retry_after_until=finished + dt.timedelta(seconds=retry_after) if retry_after else None,
+        last_ok_at=finished if ok else (state.last_ok_at if state else None),
+        last_post_count=post_count if post_count is not None else (state.last_post_count if state else None),
+        feed_url=feed_url if feed_url is not None else (state.feed_url if state else None),
+        last_full_at=finished if ok and full else (state.last_full_at if state else None),
+        shrunk=shrunk,
+    )

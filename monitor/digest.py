@@ -40,6 +40,7 @@ from operator import attrgetter
 from urllib.parse import quote, urlsplit
 
 from .models import Digest, DigestItem, FieldChange, StoredPost, Version
+from .urls import same_post_key
 
 __all__ = [
     "DIGEST_TITLE_RE",
@@ -80,7 +81,7 @@ __all__ = [
     "week_ending_of",
     "week_window",
     "weeks_between",
-    "weeks_with_posts",
+    "Calendar",
 ]
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -256,15 +257,64 @@ def last_complete_week_ending(now: dt.datetime, week_ends_on: str | int = "frida
     return week_ending_for(now, week_ends_on, tz) - dt.timedelta(days=7)
 
 
-def weeks_with_posts(posts: Iterable[StoredPost | dt.datetime | None], week_ends_on: str | int = "friday",
-                     tz: dt.tzinfo = dt.UTC) -> list[dt.date]:
-    """Sorted week-ending dates of the weeks that hold at least one of ``posts`` (by published)."""
-    weeks: set[dt.date] = set()
-    for p in posts:
-        when = p.published if isinstance(p, StoredPost) else p
-        if when is not None:
-            weeks.add(week_ending_for(when, week_ends_on, tz))
-    return sorted(weeks)
+@dataclass(frozen=True)
+class Calendar:
+    """All week arithmetic of a site: where weeks end, when each is published, which are due.
+
+    Pure (``now`` is always passed in). ``config.calendar`` builds the site's one.
+    """
+
+    week_ends_on: str | int = "friday"
+    publish_weekday: int = 5  # Monday = 0
+    publish_time: dt.time = dt.time(6, 0)
+    tz: dt.tzinfo = dt.UTC
+
+    def week_of(self, instant: dt.datetime) -> dt.date:
+        """The week-ending date of the week ``instant`` falls in."""
+        return week_ending_for(instant, self.week_ends_on, self.tz)
+
+    def window(self, week_ending: dt.date) -> tuple[dt.datetime, dt.datetime]:
+        return week_window(week_ending, self.week_ends_on, self.tz)
+
+    def last_complete(self, now: dt.datetime) -> dt.date:
+        return last_complete_week_ending(now, self.week_ends_on, self.tz)
+
+    def publish_moment(self, week_ending: dt.date) -> dt.datetime:
+        """When the week is published: the first ``publish_weekday`` at ``publish_time`` (local)
+        after the end of the week."""
+        first_day = week_ending + dt.timedelta(days=1)
+        day = first_day + dt.timedelta(days=(self.publish_weekday - first_day.weekday()) % 7)
+        return dt.datetime.combine(day, self.publish_time, tzinfo=self.tz)
+
+    def last_due_week(self, now: dt.datetime) -> dt.date:
+        """The newest week whose publish moment has come by ``now``."""
+        week = self.last_complete(now)
+        return week if self.publish_moment(week) <= now else week - dt.timedelta(days=7)
+
+    def due_weeks(self, now: dt.datetime, first_published: dt.datetime | None) -> list[dt.date]:
+        """Every week from the one holding the first post to the newest due one, oldest first."""
+        if first_published is None:
+            return []
+        return weeks_between(self.week_of(first_published), self.last_due_week(now), self.week_ends_on)
+
+    def weeks_to_build(self, now: dt.datetime, first_published: dt.datetime | None, *,
+                       week_ending: dt.date | None = None, all_weeks: bool = False
+                       ) -> tuple[list[dt.date], list[tuple[dt.date, str]]]:
+        """Which weeks a build is about, and the weeks it skips with why.
+
+        One week: ``week_ending`` (any day of it) or, by default, the last complete week; a week
+        not over yet is skipped. All weeks: every week from the one holding the first post to the
+        last complete one (the caller keeps those with posts, or all with ``empty_weeks``).
+        """
+        last_complete = self.last_complete(now)
+        if not all_weeks:
+            week = week_ending_of(week_ending, self.week_ends_on) if week_ending else last_complete
+            if week > last_complete:
+                return [], [(week, "not over yet")]
+            return [week], []
+        if first_published is None:
+            return [], []
+        return weeks_between(self.week_of(first_published), last_complete, self.week_ends_on), []
 
 
 def weeks_between(first: dt.date, last: dt.date, week_ends_on: str | int = "friday") -> list[dt.date]:
@@ -306,20 +356,11 @@ def digest_guid(site_title: str, week_ending: dt.date) -> str:
 # -- selection ------------------------------------------------------------------------------------
 
 
-_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
 
 
 def url_key(url: str) -> str:
-    """A URL reduced for "is this the same post": no scheme, www., fragment or trailing slash."""
-    u = clean_line(url).lower().split("#", 1)[0]
-    if u.startswith("https://"):  # what _SCHEME takes away from most URLs
-        u = u[8:]
-    elif u.startswith("http://"):
-        u = u[7:]
-    else:
-        u = _SCHEME.sub("", u)
-    u = u.removeprefix("www.")
-    return u.rstrip("/")
+    """A URL reduced for "is this the same post" (:func:`monitor.urls.same_post_key`)."""
+    return same_post_key(clean_line(url))
 
 
 def _dedupe_keys(post: StoredPost) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ time zone.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -103,6 +103,37 @@ class Decision:
 
 
 @dataclass(frozen=True, slots=True)
+class PostWrite:
+    """One observed post as storage writes it: every value final, no rule left to apply.
+
+    Computed by :func:`monitor.detect.post_write` (which field wins when the page and the feed
+    disagree, what an unchanged sighting fills in); :meth:`monitor.store.Store.apply_run` writes it
+    as given. ``post_id`` None is a new post; ``version`` is the version number this write adds
+    (1 for a new post, n + 1 for a change, None for an unchanged sighting).
+    """
+
+    identity: str
+    url_key: str
+    outcome: Outcome
+    post_id: int | None
+    url: str
+    title: str
+    published: dt.datetime | None
+    date_only: bool
+    excerpt: str
+    content: str
+    author: str
+    outlet: str
+    original_date: dt.date | None
+    guid: str | None
+    wp_id: int | None
+    origin: str
+    hash: str
+    version: int | None
+    changes: tuple[FieldChange, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class StoredPost:
     id: int
     source: str
@@ -154,6 +185,8 @@ class SourceResult:
     duration: float = 0.0
     rule: str | None = None
     warnings: tuple[str, ...] = ()
+    next_due_at: dt.datetime | None = None  # when the source is due again (what the run stored)
+    failures: int = 0  # failed runs in a row, this one included
 
     @property
     def ok(self) -> bool:
@@ -180,3 +213,47 @@ class Digest:
     @property
     def week_ending(self) -> dt.date:
         return self.week_end.date()
+
+
+@dataclass(frozen=True)
+class SourceState:
+    name: str
+    url: str
+    type: str
+    last_run_at: dt.datetime | None
+    last_status: str | None
+    last_error: str | None
+    last_error_type: str | None
+    last_http_status: int | None
+    last_ok_at: dt.datetime | None
+    next_due_at: dt.datetime | None
+    failures: int
+    retry_after_until: dt.datetime | None
+    last_post_count: int | None
+    feed_url: str | None = None
+    last_full_at: dt.datetime | None = None  # last run that read every page
+    shrunk_count: int | None = None  # a far smaller post count seen on the first page ...
+    shrunk_runs: int = 0  # ... by this many runs in a row
+
+
+@dataclass(frozen=True)
+class RunWrites:
+    """Everything one source run writes, applied in one transaction, every value final.
+
+    Built by the pipeline from the run and the source's state before it (:func:`monitor.detect.run_writes`); storage writes it as given.
+    """
+
+    source: str
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    result: SourceResult
+    posts: Sequence[PostWrite] = ()
+    http_cache: Mapping[str, tuple[str | None, str | None, str | None]] = field(default_factory=dict)
+    next_due_at: dt.datetime | None = None
+    failures: int = 0
+    retry_after_until: dt.datetime | None = None
+    last_ok_at: dt.datetime | None = None
+    last_post_count: int | None = None  # posts on the first page
+    feed_url: str | None = None  # discovered author feed
+    last_full_at: dt.datetime | None = None  # the last run that read every page
+    shrunk: tuple[int, int] = (0, 0)  # (shrunk_count, shrunk_runs) to remember; (0, 0) forgets

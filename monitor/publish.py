@@ -1,20 +1,15 @@
-"""Publish the weekly digests: HTML pages, RSS and Atom feeds, post histories.
+"""Render and write the published files: HTML pages, RSS and Atom feeds, post histories.
 
-::
+Handed plain values by :mod:`monitor.pipeline.publishing` (which reads the store and decides what
+a build is about); this module never reads the store::
 
-    publish_digests(config, store, now=...)          called by the CLI and the scheduler; the cyclic
-                                                      garbage collector paused meanwhile (_collector_paused)
-      store.posts_published_between / changes_between    one query each per week (or one for --all),
-                                                          without post content (a digest never shows it)
-      digest.build_digest -> digest.present              pure: what the digest says
+    render_site(config, views, digests, entries, histories, in_feed) -> SiteFiles (bytes by path)
       render (jinja2, autoescape, StrictUndefined)        each page rendered once, in memory; a digest's
                                                           body on its own, its bytes put in the page's slot
-      feeds (feedgen; each body by feed_body)             from ALL recorded digests + this build; each body
-                                                          XML-escaped once for both feeds
-      _commit(files)                                      temp file + fsync (in parallel) + os.replace each;
+      feeds (feedgen; each body by feed_body)             each body XML-escaped once for both feeds
+    write_files(output_dir, files)                        temp file + fsync (in parallel) + os.replace each;
                                                           unchanged bytes are not rewritten;
                                                           any failure rolls the replaced files back
-      store.record_digest(...)                            only after the files are in place
 
 Output under ``config.output_dir``::
 
@@ -39,18 +34,15 @@ instead of parsing megabytes of our own HTML again.
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import hashlib
 import importlib.resources
-import json
 import os
 import re
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from html import escape as html_escape
 from pathlib import Path
@@ -68,22 +60,21 @@ from .detect import content_text
 from .errors import PublishError
 from .markup import too_complex
 from .models import Digest, StoredPost, Version
-from .store import Store
 
 __all__ = [
     "TEMPLATES_DIR",
-    "BuildReport",
     "Rendered",
-    "atomic_write",
+    "SiteFiles",
     "digest_page_path",
     "environment",
     "feed_body",
-    "publish_digests",
     "render_digest",
     "render_feeds",
     "render_history",
     "render_index",
+    "render_site",
     "sanitize",
+    "write_files",
 ]
 
 #: The templates: the package ``monitor.templates`` (the repository's top-level templates/,
@@ -559,9 +550,51 @@ def remove_stale_temp_files(out_dir: Path, *, max_age: float = STALE_TEMP_AGE,
     return removed
 
 
-def atomic_write(path: Path, data: bytes) -> bool:
-    """Write ``data`` to ``path`` via a temp file + fsync + os.replace; False if already equal."""
-    return bool(_commit(path.parent, {path.name: data}))
+@dataclass(frozen=True)
+class SiteFiles:
+    """What a build writes: every file's bytes by path under output_dir, and each built week's page."""
+
+    files: dict[str, bytes]
+    pages: dict[dt.date, Rendered]
+
+
+def render_site(config: Config, views: Mapping[dt.date, dg.DigestView], digests: Mapping[dt.date, Digest],
+                entries: Mapping[dt.date, dict[str, Any]],
+                histories: Sequence[tuple[StoredPost, Sequence[Version]]],
+                in_feed: Sequence[tuple[dg.DigestView, Digest]]) -> SiteFiles:
+    """Render a build in memory: the built weeks' pages, the updated posts' history pages, the
+    index of every digest (``entries``: recorded ones plus this build), and the feeds of the
+    ``in_feed`` digests, newest first. Handed plain values; reads nothing."""
+    env = environment()
+    site, site_url, tz = config.site_title, config.site_url, config.timezone
+    sources = _source_links(config)
+    ordered = sorted(entries)
+    files: dict[str, bytes] = {}
+    pages: dict[dt.date, Rendered] = {}
+    for w, v in views.items():
+        i = ordered.index(w)
+        previous = entries[ordered[i - 1]] if i > 0 else None
+        r = render_digest(v, site_title=site, site_url=site_url, sources=sources, previous=previous, env=env,
+                          digest=digests[w])
+        pages[w] = r
+        files[digest_page_path(w)] = r.page
+    for post, versions in histories:
+        files[f"posts/{post.id}.html"] = render_history(post, versions, site_title=site, site_url=site_url,
+                                                       tz=tz, env=env)
+    files["index.html"] = render_index(list(entries.values()), site_title=site, site_url=site_url, env=env)
+    if in_feed:
+        rendered = [pages.get(v.week_ending) or Rendered(view=v, page=b"", digest=d) for v, d in in_feed]
+        files["feed.xml"], files["atom.xml"] = render_feeds(rendered, site_title=site, site_url=site_url, tz=tz)
+    return SiteFiles(files, pages)
+
+
+def write_files(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
+    """Put every file under ``out_dir`` in place, or none (see :func:`_commit`); the paths written."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise PublishError(f"cannot create the output directory {out_dir}: {e}") from e
+    return _commit(out_dir, files)
 
 
 #: Temp files written (and fsynced) at once: fsync waits for the disk, not for Python, and a disk
@@ -625,201 +658,3 @@ def _commit(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
     for d in sorted({p.parent for p, _d, _o, _s in changed}):
         _fsync_dir(d)
     return [p for p, _d, _o, _s in changed]
-
-
-# -- orchestration --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BuildReport:
-    weeks_built: list[dt.date]
-    files_written: list[Path]
-    skipped: list[tuple[dt.date, str]] = field(default_factory=list)  # (week ending, "no posts" | "not over yet")
-
-    def lines(self) -> list[str]:
-        """What the CLI prints: every file written, then every skipped week."""
-        out = [str(p) for p in self.files_written]
-        for week, reason in self.skipped:
-            if reason == "no posts":
-                out.append(f"no posts in the week ending {week.isoformat()}")
-            else:
-                out.append(f"week ending {week.isoformat()} skipped: {reason}")
-        return out
-
-
-def _record_entry(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "week_ending": dt.date.fromisoformat(row["week_ending"]),
-        "title": row["title"],
-        "lead_url": row.get("lead_url"),
-        "n_posts": len(json.loads(row.get("post_ids") or "[]")),
-    }
-
-
-def _bucket(week_ends_on: str, tz: dt.tzinfo, posts: Iterable[StoredPost],
-            changes: Iterable[tuple[StoredPost, Version]]):
-    by_week: dict[dt.date, list[StoredPost]] = {}
-    ch_week: dict[dt.date, list[tuple[StoredPost, Version]]] = {}
-    for p in posts:
-        if p.published is not None:
-            by_week.setdefault(dg.week_ending_for(p.published, week_ends_on, tz), []).append(p)
-    for pv in changes:
-        ch_week.setdefault(dg.week_ending_for(pv[1].seen_at, week_ends_on, tz), []).append(pv)
-    return by_week, ch_week
-
-
-def _published_and_changed(store: Store, start: dt.datetime, end: dt.datetime
-                           ) -> tuple[list[StoredPost], list[tuple[StoredPost, Version]]]:
-    """What a digest of [start, end) is made of, without post content (a digest never shows it)."""
-    return (store.posts_published_between(start, end, content=False),
-            store.changes_between(start, end, content=False))
-
-
-def publish_digests(config: Config, store: Store, *, week_ending: dt.date | None = None, all_weeks: bool = False,
-                    lead_url: str | None = None, now: dt.datetime) -> BuildReport:
-    """Build the digest of one week (default: the last complete week before ``now``) or of all weeks.
-
-    ``week_ending`` may be any day of the wanted week. ``all_weeks`` builds every
-    week that has posts (or updates), from the first published post to the last
-    complete week. ``lead_url`` picks the lead by hand (it must be a post of the
-    week when one week is built). index.html, feed.xml and atom.xml are always
-    re-rendered from every recorded digest plus this build.
-
-    Raises :class:`PublishError` when files cannot be written (the previous
-    files are then left as they were and nothing is recorded).
-    """
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    with _collector_paused():
-        return _publish_digests(config, store, week_ending=week_ending, all_weeks=all_weeks, lead_url=lead_url,
-                                now=now)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off for one build, then as it was before.
-
-    A big week keeps some 200,000 objects alive until the build ends (posts, views, texts): the
-    collector would walk them again and again (a tenth of the build) and find nothing to free, as a
-    build makes no reference cycles (tests/test_publish.py checks it). Reference counting frees
-    everything else as usual. The switch is process-wide: another thread of the service goes without
-    cyclic collection for as long (a second for a 10,000-post week), which costs it nothing but some
-    memory held a little longer. Only a build that turned the collector off turns it back on, so a
-    collector disabled by the process stays disabled.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _publish_digests(config: Config, store: Store, *, week_ending: dt.date | None, all_weeks: bool,
-                     lead_url: str | None, now: dt.datetime) -> BuildReport:
-    """:func:`publish_digests`, the collector paused."""
-    tz, wk = config.timezone, config.digest.week_ends_on
-    site, site_url = config.site_title, config.site_url
-    out_dir = Path(config.output_dir)
-    remove_stale_temp_files(out_dir)
-    env = environment()
-    last_complete = dg.last_complete_week_ending(now, wk, tz)
-    skipped: list[tuple[dt.date, str]] = []
-
-    # -- which weeks, and their posts (a bounded number of queries, never one per post)
-    posts_by_week: dict[dt.date, list[StoredPost]] = {}
-    changes_by_week: dict[dt.date, list[tuple[StoredPost, Version]]] = {}
-    if all_weeks:
-        first, last = store.first_published(), store.last_published()
-        weeks: list[dt.date] = []
-        if first is not None and last is not None:
-            first_week = dg.week_ending_for(first, wk, tz)
-            start, _ = dg.week_window(first_week, wk, tz)
-            _, end = dg.week_window(last_complete, wk, tz)
-            posts_by_week, changes_by_week = _bucket(wk, tz, *_published_and_changed(store, start, end))
-            candidates = sorted(set(posts_by_week) | set(changes_by_week))
-            if config.digest.empty_weeks:
-                candidates = dg.weeks_between(first_week, last_complete, wk)
-            weeks = [w for w in candidates if first_week <= w <= last_complete]
-    else:
-        week = dg.week_ending_of(week_ending, wk) if week_ending else last_complete
-        if week > last_complete:
-            skipped.append((week, "not over yet"))
-            weeks = []
-        else:
-            weeks = [week]
-            start, end = dg.week_window(week, wk, tz)
-            posts_by_week[week], changes_by_week[week] = _published_and_changed(store, start, end)
-
-    # -- build and render each week (in memory)
-    built: dict[dt.date, Rendered] = {}
-    digests: dict[dt.date, Digest] = {}
-    for week in weeks:
-        d = dg.build_digest(week, posts_by_week.get(week, []), changes_by_week.get(week, []), site_title=site,
-                            tz=tz, week_ends_on=wk, lead_url=lead_url, empty_weeks=config.digest.empty_weeks)
-        if d is None:
-            if not all_weeks:
-                skipped.append((week, "no posts"))
-            continue
-        if lead_url and not all_weeks and (d.lead is None or dg.url_key(d.lead.url) != dg.url_key(lead_url)):
-            raise PublishError(f"--lead {lead_url} is not a post of the week ending {week.isoformat()}")
-        digests[week] = d
-
-    if lead_url and all_weeks and not any(d.lead and dg.url_key(d.lead.url) == dg.url_key(lead_url)
-                                          for d in digests.values()):
-        raise PublishError(f"--lead {lead_url} is not a post of any week built")
-
-    records = {e["week_ending"]: e for e in map(_record_entry, store.digests())}
-    views = {w: dg.present(d, tz=tz, group_by=config.digest.group_by) for w, d in digests.items()}
-    entries = dict(records)
-    for w, v in views.items():
-        entries[w] = {"week_ending": w, "title": v.title, "lead_url": v.lead_url, "n_posts": v.n_posts}
-    all_weeks_sorted = sorted(entries)
-
-    sources = _source_links(config)
-    files: dict[str, bytes] = {}
-    for w, v in views.items():
-        i = all_weeks_sorted.index(w)
-        previous = entries[all_weeks_sorted[i - 1]] if i > 0 else None
-        r = render_digest(v, site_title=site, site_url=site_url, sources=sources, previous=previous, env=env,
-                          digest=digests[w])
-        built[w] = r
-        files[digest_page_path(w)] = r.page
-
-    # -- history pages of the updated posts (their versions in one query per 500 posts)
-    updated = {item.post.id: item.post for w in sorted(digests) for item in digests[w].updated}
-    for pid, versions in store.versions_of(updated).items():
-        files[f"posts/{pid}.html"] = render_history(updated[pid], versions, site_title=site,
-                                                    site_url=site_url, tz=tz, env=env)
-
-    # -- index and feeds from every recorded digest plus this build
-    files["index.html"] = render_index(list(entries.values()), site_title=site, site_url=site_url, env=env)
-    feed_weeks = sorted(entries, reverse=True)[: config.digest.feed_size]
-    in_feed: list[Rendered] = []
-    for w in feed_weeks:
-        if w in built:
-            in_feed.append(built[w])
-            continue
-        start, end = dg.week_window(w, wk, tz)
-        d = dg.build_digest(w, *_published_and_changed(store, start, end),
-                            site_title=site, tz=tz, week_ends_on=wk, lead_url=entries[w].get("lead_url"),
-                            empty_weeks=True)
-        assert d is not None
-        v = dg.present(d, tz=tz, group_by=config.digest.group_by)
-        in_feed.append(Rendered(view=v, page=b"", digest=d))
-    if in_feed:
-        files["feed.xml"], files["atom.xml"] = render_feeds(in_feed, site_title=site, site_url=site_url, tz=tz)
-
-    # -- write, then record
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise PublishError(f"cannot create the output directory {out_dir}: {e}") from e
-    written = _commit(out_dir, files)
-    for w in sorted(built):
-        r = built[w]
-        d = digests[w]
-        store.record_digest(w, r.view.title, d.lead.url if d.lead else None, [i.post.id for i in d.items],
-                            [i.post.id for i in d.updated], now, r.content_hash)
-    return BuildReport(weeks_built=sorted(built), files_written=written, skipped=skipped)

@@ -17,7 +17,7 @@ def backoff_delay(every: float, failures: int, backoff_max: float) -> float:
     """Seconds to wait after ``failures`` consecutive failures (exponential, capped)."""
     if failures <= 0:
         return every
-    return min(every * (2 ** min(failures, 20)), max(backoff_max, every))
+    return float(min(every * (2 ** min(failures, 20)), max(backoff_max, every)))
 
 
 def next_due(now: dt.datetime, every: float, *, failures: int = 0, retry_after: float | None = None,

@@ -2,26 +2,27 @@
 
 "When is each source due" is data in SQLite (``sources.next_due_at``, ``failures``,
 ``retry_after_until``, written by the pipeline after every source run, jitter and backoff
-included). The scheduler holds no state worth keeping, so a restart resumes the schedule
-instead of re-fetching everything, and a missed run is harmless::
+included), read once at start and then kept in memory from each run's result. A restart resumes
+the schedule instead of re-fetching everything, and a missed run is harmless::
 
     run_service(config, once=False)
       DatabaseLock(<database>.lock)        one instance per database (flock; gone on kill -9)
-      Store.open(database)                 WAL: a kill at any moment leaves a consistent file
+      Monitor.open(config, fetcher, pool)  the application (monitor.pipeline): database opened
+                                           (WAL), sources registered once; one Fetcher and one
+                                           ParsePool for the life of the service
       SiteServer(output_dir, /healthz)     when ``serve:`` is configured (daemon thread)
       AsyncIOScheduler(timezone=config.timezone), both jobs with misfire_grace_time=None,
       coalesce=True, max_instances=1 (nothing is silently skipped, nothing runs twice):
-        "tick"     IntervalTrigger(min(every)/2, bounded to [1 s, 60 s])
-                     -> start_due(): one task per due source not already running
-                        (Pipeline.run([name], due_only=True); at most fetch.concurrency at once)
+        "tick"     IntervalTrigger(TICK_SECONDS = 1 s; O(1) while nothing is due)
+                     -> start_due(): ONE batch of every due source not already running,
+                        Monitor.fetch(names, due_only=True) — the path `monitor fetch` takes
         "publish"  CronTrigger(day_of_week, hour, minute, timezone=tz)   (never from_crontab)
                      -> request_publish() -> publish_due():
                         1. final fetch: every source not fetched since the newest due week's
                            publish moment (waits for a run already in flight)
-                        2. every week that is due (its end + the publish_at offset has passed),
-                           not in ``digests`` and not found empty by this process
-                           -> publish_digests(week_ending=week), oldest first, in a one-thread
-                           executor with its own connection
+                        2. every week that is due (config.calendar), not recorded and not found
+                           empty by this process -> Monitor.publish(week_ending=week), oldest
+                           first, in a one-thread executor with its own connection
       on start: start_due() and request_publish() — the catch-up of weeks missed while stopped.
       SIGTERM / SIGINT: the scheduler stops; fetches in flight are cancelled (a source's writes
       are one transaction applied without an await: stored whole or not at all); a publish
@@ -61,33 +62,26 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from . import digest as dg
 from .config import Config
 from .errors import AlreadyRunning, MonitorError
 from .lock import DatabaseLock
-from .models import SourceResult
-from .serve import SiteServer, health_report
-from .store import Store
-
-if TYPE_CHECKING:
-    from .fetch import Fetcher
+from .models import SourceResult, SourceState
+from .schedule import backoff_delay
+from .web import SiteServer, health_report
 
 __all__ = [
     "FAKE_NOW_ENV",
     "Service",
     "build_scheduler",
     "clock_from_env",
-    "due_weeks",
-    "last_due_week",
-    "publish_moment",
     "run_service",
-    "tick_seconds",
+    "TICK_SECONDS",
 ]
 
 log = logging.getLogger("monitor.service")
@@ -95,6 +89,9 @@ log = logging.getLogger("monitor.service")
 UTC = dt.timezone.utc
 Clock = Callable[[], dt.datetime]
 FAKE_NOW_ENV = "MONITOR_FAKE_NOW"
+#: A failed publish is retried after 1 min, then 2, 4, ... up to 1 h (schedule.backoff_delay).
+PUBLISH_RETRY_FIRST = 60.0
+PUBLISH_RETRY_MAX = 3600.0
 #: How long a stop waits for a publish that is writing a week before giving up on it.
 STOP_GRACE = 4.0
 _CRON_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -104,12 +101,13 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(UTC)
 
 
-# -- pure helpers: ticks and weeks ---------------------------------------------------------
+# -- pure helpers ------------------------------------------------------------------------------
 
 
-def tick_seconds(config: Config) -> float:
-    """How often the scheduler looks for due sources: half the shortest interval, in [1, 60] s."""
-    return max(1.0, min(60.0, min(s.every for s in config.sources) / 2))
+#: How often the scheduler looks for due sources. A tick costs nothing while nothing is due (the
+#: schedule is in memory: one comparison), so every source starts within about a second of its due
+#: time, whatever its interval.
+TICK_SECONDS = 1.0
 
 
 def clock_from_env(env: dict[str, str] | os._Environ[str] | None = None) -> Clock | None:
@@ -124,40 +122,12 @@ def clock_from_env(env: dict[str, str] | os._Environ[str] | None = None) -> Cloc
     return lambda: start + dt.timedelta(seconds=time.monotonic() - t0)
 
 
-def publish_moment(week_ending: dt.date, config: Config) -> dt.datetime:
-    """When the week ending on ``week_ending`` is published: the first ``digest.publish_at``
-    (weekday and time, in ``config.timezone``) at or after the end of the week."""
-    first_day = week_ending + dt.timedelta(days=1)
-    day = first_day + dt.timedelta(days=(config.publish_weekday - first_day.weekday()) % 7)
-    return dt.datetime.combine(day, config.publish_time, tzinfo=config.timezone)
-
-
-def last_due_week(now: dt.datetime, config: Config) -> dt.date:
-    """The newest week whose publish moment has come by ``now``."""
-    week = dg.last_complete_week_ending(now, config.digest.week_ends_on, config.timezone)
-    return week if publish_moment(week, config) <= now else week - dt.timedelta(days=7)
-
-
-def due_weeks(now: dt.datetime, config: Config, first_published: dt.datetime | None) -> list[dt.date]:
-    """Every week from the one holding the first post to the newest due one, oldest first."""
-    if first_published is None:
-        return []
-    first = dg.week_ending_for(first_published, config.digest.week_ends_on, config.timezone)
-    last = last_due_week(now, config)
-    weeks = []
-    while first <= last:
-        weeks.append(first)
-        first += dt.timedelta(days=7)
-    return weeks
-
-
 def build_scheduler(config: Config, tick: Callable[[], Any], publish: Callable[[], Any]) -> AsyncIOScheduler:
     """The two jobs, not started. Explicit settings on each job (APScheduler 3 defaults bite:
     a 1 s misfire grace silently skips a late weekly run)."""
     scheduler = AsyncIOScheduler(timezone=config.timezone)
-    every = tick_seconds(config)
-    scheduler.add_job(tick, IntervalTrigger(seconds=every, timezone=config.timezone), id="tick",
-                      name=f"fetch due sources (every {every:g} s)",
+    scheduler.add_job(tick, IntervalTrigger(seconds=TICK_SECONDS, timezone=config.timezone), id="tick",
+                      name=f"fetch due sources (every {TICK_SECONDS:g} s)",
                       misfire_grace_time=None, coalesce=True, max_instances=1)
     t = config.publish_time
     # Not CronTrigger.from_crontab(): it ignores the time zone.
@@ -171,65 +141,71 @@ def build_scheduler(config: Config, tick: Callable[[], Any], publish: Callable[[
 # -- the service ------------------------------------------------------------------------------
 
 
-class PipelineLike(Protocol):
-    def due_sources(self, now: dt.datetime | None = None) -> list[str]: ...
+class App(Protocol):
+    """What the service needs of the application (:class:`monitor.pipeline.Monitor`)."""
 
-    async def run(self, names: Sequence[str] | None = None, *, due_only: bool = False,
-                  on_result: Callable[[SourceResult], None] | None = None) -> list[SourceResult]: ...
+    async def fetch(self, names: Sequence[str] | None = None, *, due_only: bool = False,
+                    on_result: Callable[[SourceResult], None] | None = None) -> list[SourceResult]: ...
+
+    def states(self, names: Sequence[str] | None = None) -> dict[str, SourceState]: ...
+    def unpublished_weeks(self, now: dt.datetime) -> list[dt.date]: ...
+    def is_published(self, week: dt.date) -> bool: ...
 
 
-Publisher = Callable[..., Any]  # publish_digests(config, store, *, week_ending, now) -> BuildReport
+class Publisher(Protocol):
+    """What the publish thread uses, through its own connection (a :class:`monitor.pipeline.Monitor`)."""
 
-
-def _default_publisher(config: Config, store: Store, *, week_ending: dt.date, now: dt.datetime) -> Any:
-    from .publish import publish_digests
-
-    return publish_digests(config, store, week_ending=week_ending, now=now)
+    def is_published(self, week: dt.date) -> bool: ...
+    def week_has_content(self, week: dt.date) -> bool: ...
+    def publish(self, *, week_ending: dt.date | None = None, now: dt.datetime | None = None) -> Any: ...
+    def close(self) -> None: ...
 
 
 class Service:
     """All the work of ``monitor run``; :func:`run_service` wires it to a process.
 
-    Pipeline, publisher and clock are injectable for tests. Everything except the publish
-    thread runs on one event loop; ``store`` is used from that loop only. The publish thread
-    and ``/healthz`` each read through their own connection (WAL: a consistent snapshot,
-    never the inside of a source's transaction).
+    The schedule is kept in memory (each source's next due time, read from the database once at
+    start, then taken from each run's result), so a tick costs nothing when nothing is due and a
+    batch costs what its sources cost, never what the whole configuration costs. Every due source
+    of a tick runs in one batch through the same code as ``monitor fetch``
+    (:meth:`monitor.pipeline.Monitor.fetch`); a source finished in one batch can run again in the
+    next tick while a slow one of the same batch is still going.
+
+    App, publisher and clock are injectable for tests. Everything except the publish thread runs
+    on one event loop; the publish thread and ``/healthz`` each read through their own connection
+    (WAL: a consistent snapshot, never the inside of a source's transaction).
     """
 
-    def __init__(self, config: Config, store: Store, *, clock: Clock = utcnow,
-                 pipeline: PipelineLike | None = None, publisher: Publisher | None = None,
-                 fetcher: Fetcher | None = None):
+    def __init__(self, config: Config, app: App, *, clock: Clock = utcnow,
+                 open_publisher: Callable[[], Publisher] | None = None):
         self.config = config
-        self.store = store
+        self.app = app
         self.clock = clock
-        self._own_fetcher = False
-        if pipeline is None:
-            from .fetch import Fetcher
-            from .pipeline import Pipeline, user_agent
-
-            if fetcher is None:
-                fetcher = Fetcher(config.fetch, user_agent=user_agent(config))
-                self._own_fetcher = True
-            pipeline = Pipeline(config, store, fetcher=fetcher, clock=clock)
-        self.fetcher = fetcher
-        self.pipeline = pipeline
-        self.publisher = publisher or _default_publisher
+        self.open_publisher = open_publisher or self._open_publisher
         #: weeks the publisher was asked about and built nothing for (no posts): not asked again
         self.checked: set[dt.date] = set()
         self.failed_sources = 0
         self.failed_publishes = 0
+        self.last_publish_error: str | None = None
         self.scheduler: AsyncIOScheduler | None = None
-        self._inflight: dict[str, asyncio.Task[SourceResult | None]] = {}
-        self._slots: asyncio.Semaphore | None = None
+        #: each source's next due time; None: never run (due now)
+        self._due: dict[str, dt.datetime | None] | None = None
+        self._next_wake: dt.datetime | None = None
+        self._inflight: dict[str, asyncio.Task[list[SourceResult]]] = {}
+        self._batches: set[asyncio.Task[list[SourceResult]]] = set()
         self._publishing: asyncio.Task[bool] | None = None
         self._publish_again = False
         self._publish_retry_at: dt.datetime | None = None
-        self._publish_retry_delay = 60.0
+        self._publish_failures = 0  # failed publish passes in a row
         self._newest_seen: dt.date | None = None  # the newest due week when publish_due last ran
         self._stopping = threading.Event()  # also read by the publish thread between weeks
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-publish")
-        self._health_store: Store | None = None
-        self._health_lock = threading.Lock()
+
+    def _open_publisher(self) -> Publisher:
+        """The publish thread's own connection to the database (WAL: a consistent snapshot)."""
+        from .pipeline import Monitor
+
+        return Monitor.open(self.config, register=False)
 
     @property
     def stopping(self) -> bool:
@@ -237,96 +213,116 @@ class Service:
 
     # -- fetching -----------------------------------------------------------------------
 
-    def start_due(self) -> list[asyncio.Task[SourceResult | None]]:
-        """Start a run of every due source that is not already running; don't wait for them.
+    def _load_schedule(self) -> dict[str, dt.datetime | None]:
+        if self._due is None:
+            states = self.app.states()
+            due: dict[str, dt.datetime | None] = {}
+            for s in self.config.sources:
+                st = states.get(s.name)
+                due[s.name] = None if st is None else max(
+                    (t for t in (st.next_due_at, st.retry_after_until) if t is not None), default=None)
+            self._due = due
+            self._next_wake = None
+        return self._due
 
-        Each source is its own task (at most ``fetch.concurrency`` at once), so one slow site
-        never holds back the others, and a source never runs twice at the same time.
-        """
+    def due_now(self, now: dt.datetime) -> list[str]:
+        """Sources due at ``now`` and not running, in config order. O(1) while nothing is due."""
+        due = self._load_schedule()
+        if self._next_wake is not None and now < self._next_wake:
+            return []
+        names = [n for n, t in due.items() if (t is None or t <= now) and n not in self._inflight]
+        waiting = [t for n, t in due.items() if t is not None and t > now and n not in self._inflight]
+        self._next_wake = min(waiting) if waiting and not names and not self._inflight else None
+        return names
+
+    def start_due(self) -> list[asyncio.Task[list[SourceResult]]]:
+        """Start one batch of every due source that is not already running; don't wait for it."""
         if self.stopping:
             return []
-        due = [n for n in self.pipeline.due_sources(self.clock()) if n not in self._inflight]
-        return [self._start(n, due_only=True) for n in due]
+        names = self.due_now(self.clock())
+        return [self._start(names, due_only=True)] if names else []
 
-    def _start(self, name: str, *, due_only: bool) -> asyncio.Task[SourceResult | None]:
-        running = self._inflight.get(name)
-        if running is not None:
-            return running
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.config.fetch.concurrency)
-        task = asyncio.create_task(self._run_source(name, due_only), name=f"source:{name}")
-        self._inflight[name] = task
+    def _start(self, names: Sequence[str], *, due_only: bool) -> asyncio.Task[list[SourceResult]]:
+        """One batch of sources (those not already running); their tasks are tracked per name."""
+        names = [n for n in names if n not in self._inflight]
+        task = asyncio.create_task(self._run_batch(names, due_only), name=f"batch of {len(names)}")
+        for n in names:
+            self._inflight[n] = task
+        self._batches.add(task)
 
-        def done(t: asyncio.Task[SourceResult | None], name: str = name) -> None:
-            if self._inflight.get(name) is t:
-                del self._inflight[name]
+        def done(t: asyncio.Task[list[SourceResult]]) -> None:
+            self._batches.discard(t)
+            for n in names:
+                if self._inflight.get(n) is t:
+                    del self._inflight[n]  # a source that did not report (cancelled, crashed)
 
         task.add_done_callback(done)
         return task
 
-    async def _run_source(self, name: str, due_only: bool) -> SourceResult | None:
-        assert self._slots is not None
+    async def _run_batch(self, names: list[str], due_only: bool) -> list[SourceResult]:
+        if not names or self.stopping:
+            return []
         try:
-            async with self._slots:
-                if self.stopping:
-                    return None
-                results = await self.pipeline.run([name], due_only=due_only, on_result=self._on_result)
+            return await self.app.fetch(names, due_only=due_only, on_result=self._on_result)
         except MonitorError as e:  # the run could not be stored (database locked, disk full)
             self.failed_sources += 1
-            log.error("%s: %s", name, e.reason)
-            return None
+            log.error("%d source(s) not run: %s", len(names), e.reason)
         except Exception as e:  # noqa: BLE001 -- a bug must not stop the service
             self.failed_sources += 1
-            log.error("%s: internal error %s: %s\n%s", name, type(e).__name__, e, traceback.format_exc())
-            return None
-        return results[0] if results else None
+            log.error("internal error %s: %s\n%s", type(e).__name__, e, traceback.format_exc())
+        return []
 
     async def fetch_due(self) -> list[SourceResult]:
         """Run every due source and wait for them all (``--once``, and the start)."""
-        results = await asyncio.gather(*self.start_due())
-        return [r for r in results if r is not None]
+        results: list[SourceResult] = []
+        for r in await asyncio.gather(*self.start_due()):
+            results.extend(r)
+        return results
 
     def _on_result(self, r: SourceResult) -> None:
+        if self._due is not None and r.source in self._due:
+            self._due[r.source] = r.next_due_at
+            self._next_wake = None
+        self._inflight.pop(r.source, None)
         if r.status != "error":
             return
         self.failed_sources += 1
-        st = self.store.source_state(r.source)
-        when = ""
-        if st and st.next_due_at:
-            when = f"; next try at {st.next_due_at.isoformat(timespec='seconds')}"
-        failures = f" ({st.failures} in a row)" if st and st.failures > 1 else ""
+        when = f"; next try at {r.next_due_at.isoformat(timespec='seconds')}" if r.next_due_at else ""
+        failures = f" ({r.failures} in a row)" if r.failures > 1 else ""
         log.warning("%s failed%s: %s%s", r.source, failures, r.error, when)
 
     # -- publishing ------------------------------------------------------------------------
 
     async def publish_due(self) -> bool:
-        """Publish every due week not yet in ``digests`` (the catch-up); False on failure.
+        """Publish every due week not yet recorded (the catch-up); False on failure.
 
         Before the newest due week is published, each source not fetched since that week's
         publish moment is fetched once more (the "final fetch"); ``last_run_at`` makes this
         happen once, across restarts and cron runs too.
         """
-        config, store = self.config, self.store
+        config, cal = self.config, self.config.calendar
         now = self.clock()
-        newest = last_due_week(now, config)
+        newest = cal.last_due_week(now)
         self._newest_seen = newest
         # Never-fetched sources (new in the config) may hold posts of any past week: wait for them.
-        states = store.source_states()
         since = dt.datetime.min.replace(tzinfo=UTC)
-        if newest not in self.checked and store.digest_record(newest) is None:
-            since = publish_moment(newest, config)
+        if newest not in self.checked and not self.app.is_published(newest):
+            since = cal.publish_moment(newest)
+        states = self.app.states()
         stale = [s.name for s in config.sources
                  if (st := states.get(s.name)) is None or st.last_run_at is None or st.last_run_at < since]
         if stale and not self.stopping:
             log.info("final fetch of %d source(s) before publishing the week ending %s",
                      len(stale), newest.isoformat())
-            await asyncio.gather(*(self._start(n, due_only=False) for n in stale))
-        weeks = [w for w in due_weeks(now, config, store.first_published()) if w not in self.checked]
-        recorded = {r["week_ending"] for r in store.digests()}
-        todo = [w for w in weeks if w.isoformat() not in recorded]
+            running = {self._inflight[n] for n in stale if n in self._inflight}
+            batch = self._start(stale, due_only=False)  # those not already running
+            await asyncio.gather(batch, *running, return_exceptions=True)
+        todo = [w for w in self.app.unpublished_weeks(now) if w not in self.checked]
         if not todo or self.stopping:
             self._publish_retry_at = None
+            self.last_publish_error = None
             return True
+        log.info("publishing the week(s) ending %s", ", ".join(w.isoformat() for w in todo))
         loop = asyncio.get_running_loop()
         fut = loop.run_in_executor(self._executor, self._publish_weeks, todo, self.clock())
         try:
@@ -338,7 +334,8 @@ class Service:
             raise
         if ok:
             self._publish_retry_at = None
-            self._publish_retry_delay = 60.0
+            self._publish_failures = 0
+            self.last_publish_error = None
         else:
             self._schedule_retry()
         return ok
@@ -346,38 +343,43 @@ class Service:
     def _schedule_retry(self) -> None:
         """A failed publish is tried again by a later tick: 1 min, 2, 4, … up to 1 h."""
         self.failed_publishes += 1
-        self._publish_retry_at = self.clock() + dt.timedelta(seconds=self._publish_retry_delay)
+        delay = backoff_delay(PUBLISH_RETRY_FIRST, self._publish_failures, PUBLISH_RETRY_MAX)
+        self._publish_failures += 1
+        self._publish_retry_at = self.clock() + dt.timedelta(seconds=delay)
         log.warning("publishing will be retried at %s", self._publish_retry_at.isoformat(timespec="seconds"))
-        self._publish_retry_delay = min(self._publish_retry_delay * 2, 3600.0)
 
     def _publish_weeks(self, weeks: list[dt.date], now: dt.datetime) -> bool:
         """In the publish thread, with its own connection: each week, oldest first, once."""
         try:
-            store = Store.open(self.config.database, busy_timeout=self.store.busy_timeout)
+            publisher = self.open_publisher()
         except MonitorError as e:
             log.error("could not publish: %s", e.reason)
+            self.last_publish_error = e.reason
             return False
-        with store:
-            return self._publish_weeks_with(store, weeks, now)
+        try:
+            return self._publish_weeks_with(publisher, weeks, now)
+        finally:
+            publisher.close()
 
-    def _publish_weeks_with(self, store: Store, weeks: list[dt.date], now: dt.datetime) -> bool:
-        config = self.config
+    def _publish_weeks_with(self, publisher: Publisher, weeks: list[dt.date], now: dt.datetime) -> bool:
         for week in weeks:
             if self.stopping:
                 return True
             try:
-                if store.digest_record(week) is not None:
+                if publisher.is_published(week):
                     continue  # never publish a week twice
-                if not config.digest.empty_weeks and not self._has_content(store, week):
+                if not self.config.digest.empty_weeks and not publisher.week_has_content(week):
                     self.checked.add(week)
                     continue
-                report = self.publisher(config, store, week_ending=week, now=now)
+                report = publisher.publish(week_ending=week, now=now)
             except MonitorError as e:
                 log.error("could not publish the week ending %s: %s", week.isoformat(), e.reason)
+                self.last_publish_error = f"the week ending {week.isoformat()}: {e.reason}"
                 return False
             except Exception as e:  # noqa: BLE001 -- logged with its traceback; retried
                 log.error("could not publish the week ending %s: internal error %s: %s\n%s",
                           week.isoformat(), type(e).__name__, e, traceback.format_exc())
+                self.last_publish_error = f"the week ending {week.isoformat()}: internal error {type(e).__name__}: {e}"
                 return False
             built = list(getattr(report, "weeks_built", None) or [])
             if week in built:
@@ -390,11 +392,6 @@ class Service:
             if week not in built:
                 self.checked.add(week)
         return True
-
-    def _has_content(self, store: Store, week: dt.date) -> bool:
-        start, end = dg.week_window(week, self.config.digest.week_ends_on, self.config.timezone)
-        return (bool(store.posts_published_between(start, end, content=False))
-                or bool(store.changes_between(start, end, content=False)))
 
     def request_publish(self) -> asyncio.Task[bool] | None:
         """Start a publish (final fetch + catch-up) unless one runs; then it runs once more after."""
@@ -414,11 +411,13 @@ class Service:
                 ok = await self.publish_due()
             except MonitorError as e:
                 log.error("error while publishing: %s", e.reason)
+                self.last_publish_error = e.reason
                 ok = False
                 self._schedule_retry()
             except Exception as e:  # noqa: BLE001 -- logged with its traceback; retried
                 log.error("internal error while publishing: %s: %s\n%s", type(e).__name__, e,
                           traceback.format_exc())
+                self.last_publish_error = f"internal error {type(e).__name__}: {e}"
                 ok = False
                 self._schedule_retry()
             if not self._publish_again or self.stopping:
@@ -453,11 +452,11 @@ class Service:
             if now >= self._publish_retry_at:
                 self._publish_retry_at = None
                 self.request_publish()
-        elif self._newest_seen is not None and last_due_week(now, self.config) != self._newest_seen:
+        elif self._newest_seen is not None and self.config.calendar.last_due_week(now) != self._newest_seen:
             self.request_publish()
 
     async def _publish_job(self) -> None:
-        log.info("publish time (%s, %s)", self.config.digest.publish_at, self.config.timezone.key)
+        log.debug("publish time (%s, %s)", self.config.digest.publish_at, self.config.timezone.key)
         self.request_publish()
 
     async def serve_forever(self, stop: asyncio.Event) -> int:
@@ -465,7 +464,7 @@ class Service:
         self.scheduler = build_scheduler(self.config, self._tick_job, self._publish_job)
         self.scheduler.start()
         log.info("scheduler started: due sources checked every %g s, digests published %s (%s)",
-                 tick_seconds(self.config), self.config.digest.publish_at, self.config.timezone.key)
+                 TICK_SECONDS, self.config.digest.publish_at, self.config.timezone.key)
         # On start: whatever is due, and the catch-up. The catch-up waits only for the fetches
         # it needs (sources not fetched since the newest due week's publish moment).
         self.start_due()
@@ -485,7 +484,7 @@ class Service:
         scheduler, self.scheduler = self.scheduler, None
         if scheduler is not None and scheduler.running:
             scheduler.shutdown(wait=False)
-        tasks: list[asyncio.Task[Any]] = [*self._inflight.values()]
+        tasks: list[asyncio.Task[Any]] = [*self._batches]
         if self._publishing is not None and not self._publishing.done():
             tasks.append(self._publishing)
         for t in tasks:
@@ -496,34 +495,24 @@ class Service:
     async def aclose(self) -> None:
         self._stopping.set()
         self._executor.shutdown(wait=True, cancel_futures=True)
-        if self._own_fetcher and self.fetcher is not None:
-            with contextlib.suppress(Exception):
-                await self.fetcher.aclose()
-        with self._health_lock:
-            if self._health_store is not None:
-                self._health_store.close()
-                self._health_store = None
 
     # -- health -----------------------------------------------------------------------------
 
-    def next_runs(self, store: Store | None = None) -> dict[str, dt.datetime | None]:
+    def next_runs(self) -> dict[str, dt.datetime | None]:
         """When the scheduler jobs fire next, and when the next source is due."""
         out: dict[str, dt.datetime | None] = {}
         if self.scheduler is not None:
             for job in self.scheduler.get_jobs():
                 out[job.id] = getattr(job, "next_run_time", None)
-        states = (store or self.store).source_states()
-        dues = [st.next_due_at for st in states.values() if st.next_due_at]
+        dues = [t for t in (self._due or {}).values() if t is not None]
         out["next_source_due"] = min(dues) if dues else None
         return out
 
-    def health(self) -> dict[str, Any]:
-        """The /healthz document. Called from the HTTP server's threads: its own connection."""
-        with self._health_lock:
-            if self._health_store is None:
-                self._health_store = Store.open(self.config.database)
-            store = self._health_store
-            return health_report(self.config, store, next_runs=self.next_runs(store))
+    def publish_state(self) -> dict[str, Any]:
+        """The publisher's own state for /healthz: a failing publish shows until one succeeds."""
+        retry = self._publish_retry_at
+        return {"ok": self.last_publish_error is None, "last_error": self.last_publish_error,
+                "retry_at": retry.isoformat(timespec="seconds") if retry else None}
 
 
 # -- the process ------------------------------------------------------------------------------
@@ -567,18 +556,40 @@ def run_service(config: Config, *, once: bool = False, clock: Clock | None = Non
         _error(f"cannot create the lock file {lock.path}: {e}")
         return 1
     try:
-        try:
-            store = Store.open(config.database)
-        except MonitorError as e:
-            _error(e.reason)
-            return 1
-        with store:
-            return asyncio.run(_main(config, store, once=once, clock=clock))
+        return asyncio.run(_main(config, once=once, clock=clock))
     finally:
         lock.release()
 
 
-async def _main(config: Config, store: Store, *, once: bool, clock: Clock) -> int:
+class _Health:
+    """/healthz, called from the web server's threads: its own connection, opened on first use."""
+
+    def __init__(self, config: Config, service: Service):
+        self.config, self.service = config, service
+        self._app: Any = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> dict[str, Any]:
+        from .pipeline import Monitor
+
+        with self._lock:
+            if self._app is None:
+                self._app = Monitor.open(self.config, register=False)
+            return health_report(self.config, self._app.store, next_runs=self.service.next_runs(),
+                                 publishing=self.service.publish_state())
+
+    def close(self) -> None:
+        with self._lock:
+            if self._app is not None:
+                self._app.close()
+                self._app = None
+
+
+async def _main(config: Config, *, once: bool, clock: Clock) -> int:
+    from .fetch import Fetcher
+    from .pipeline import Monitor, user_agent, wants_pool
+    from .workers import ParsePool
+
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     main_task = asyncio.current_task()
@@ -598,9 +609,22 @@ async def _main(config: Config, store: Store, *, once: bool, clock: Clock) -> in
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)
 
-    service = Service(config, store, clock=clock)
+    # One fetcher (its robots.txt cache and per-host limits hold across ticks) and one parse pool
+    # for the life of the service; sources registered once, here.
+    fetcher = Fetcher(config.fetch, user_agent=user_agent(config))
+    workers = wants_pool(len(config.sources))
+    pool = ParsePool(workers) if workers else None
+    app: Monitor | None = None
+    service: Service | None = None
+    health: _Health | None = None
     server: SiteServer | None = None
     try:
+        try:
+            app = Monitor.open(config, fetcher=fetcher, pool=pool, clock=clock)
+        except MonitorError as e:
+            _error(e.reason)
+            return 1
+        service = Service(config, app, clock=clock)
         if once:
             try:
                 return await service.run_once()
@@ -608,8 +632,8 @@ async def _main(config: Config, store: Store, *, once: bool, clock: Clock) -> in
                 log.info("stopped before finishing; the next run picks up what is left")
                 return 0
         if config.serve is not None:
-            server = SiteServer(config.output_dir, config.serve.host, config.serve.port,
-                                health=service.health)
+            health = _Health(config, service)
+            server = SiteServer(config.output_dir, config.serve.host, config.serve.port, health=health)
             try:
                 server.start()
             except OSError as e:
@@ -622,7 +646,15 @@ async def _main(config: Config, store: Store, *, once: bool, clock: Clock) -> in
     finally:
         if server is not None:
             server.shutdown()
-        await service.stop()
-        await service.aclose()
+        if service is not None:
+            await service.stop()
+            await service.aclose()
+        if health is not None:
+            health.close()
+        if pool is not None:
+            await pool.aclose()
+        await fetcher.aclose()
+        if app is not None:
+            app.close()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

@@ -23,18 +23,16 @@ import datetime as dt
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from .detect import excerpt_source
 from .errors import StorageError
-from .models import FieldChange, PostData, SourceResult, StoredPost, Version
+from .models import FieldChange, PostWrite, RunWrites, SourceResult, SourceState, StoredPost, Version
 
 UTC = dt.timezone.utc
 
@@ -241,59 +239,6 @@ def _version_row(t: Sequence[Any]) -> Version:
                    changes=_changes_from_json(changes) if changes and changes != "[]" else ())
 
 
-@dataclass(frozen=True)
-class SourceState:
-    name: str
-    url: str
-    type: str
-    last_run_at: dt.datetime | None
-    last_status: str | None
-    last_error: str | None
-    last_error_type: str | None
-    last_http_status: int | None
-    last_ok_at: dt.datetime | None
-    next_due_at: dt.datetime | None
-    failures: int
-    retry_after_until: dt.datetime | None
-    last_post_count: int | None
-    feed_url: str | None = None
-    last_full_at: dt.datetime | None = None  # last run that read every page
-    shrunk_count: int | None = None  # a far smaller post count seen on the first page ...
-    shrunk_runs: int = 0  # ... by this many runs in a row
-
-
-@dataclass
-class Observation:
-    """One post to write: what was seen, the stored post it matched, and the decision."""
-
-    post: PostData
-    identity: str
-    url_key: str
-    outcome: str  # new / changed / unchanged
-    hash: str
-    existing: StoredPost | None = None
-    changes: Sequence[FieldChange] = ()
-
-
-@dataclass
-class RunWrites:
-    """Everything one source run writes, applied in one transaction."""
-
-    source: str
-    started_at: dt.datetime
-    finished_at: dt.datetime
-    result: SourceResult
-    observations: list[Observation] = field(default_factory=list)
-    http_cache: dict[str, tuple[str | None, str | None, str | None]] = field(default_factory=dict)
-    next_due_at: dt.datetime | None = None
-    failures: int = 0
-    retry_after_until: dt.datetime | None = None
-    post_count: int | None = None  # posts on the first page, when read
-    feed_url: str | None = None  # discovered author feed, when read
-    full_sweep: bool = False  # this run read every page up to max_pages
-    shrunk: tuple[int, int] = (0, 0)  # (shrunk_count, shrunk_runs) to remember; (0, 0) forgets
-
-
 def _source_state(row: dict[str, Any]) -> SourceState:
     return SourceState(
         name=row["name"], url=row["url"], type=row["type"],
@@ -318,6 +263,9 @@ def _wrap(e: sqlite3.Error, what: str, path: Path | str) -> StorageError:
     if "malformed" in msg or "not a database" in msg:
         return StorageError(f"database {path} is corrupt or not a database: {msg}")
     return StorageError(f"database error while {what}: {msg}")
+
+
+T = TypeVar("T")
 
 
 class Store:
@@ -356,7 +304,7 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _retry(self, fn, what: str):
+    def _retry(self, fn: Callable[[], T], what: str) -> T:
         """Run ``fn``; on 'database is locked' retry with backoff until busy_timeout."""
         deadline = time.monotonic() + self.busy_timeout
         delay = 0.05
@@ -396,18 +344,23 @@ class Store:
                     [s.name, s.url, s.type, iso(now)],
                 )
 
-    def source_states(self) -> dict[str, SourceState]:
+    def source_states(self, names: Iterable[str] | None = None) -> dict[str, SourceState]:
+        """The state of every registered source, or of ``names`` only (a few queries for many)."""
         with self._errors("reading sources"):
-            return {r["name"]: _source_state(r) for r in self._rows("SELECT * FROM sources ORDER BY name")}
+            if names is None:
+                return {r["name"]: _source_state(r) for r in self._rows("SELECT * FROM sources ORDER BY name")}
+            wanted = list(dict.fromkeys(names))
+            out: dict[str, SourceState] = {}
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i:i + 500]
+                out.update((r["name"], _source_state(r)) for r in self._rows(
+                    f"SELECT * FROM sources WHERE name IN ({', '.join(['?'] * len(chunk))})", chunk))
+            return out
 
     def source_state(self, name: str) -> SourceState | None:
         with self._errors("reading a source"):
             rows = list(self._rows("SELECT * FROM sources WHERE name = ?", [name]))
         return _source_state(rows[0]) if rows else None
-
-    def set_next_due(self, name: str, when: dt.datetime) -> None:
-        with self._errors("scheduling a source"):
-            self.db.execute("UPDATE sources SET next_due_at = ? WHERE name = ?", [iso(when), name])
 
     # -- http cache --------------------------------------------------------------
 
@@ -420,7 +373,7 @@ class Store:
         """:meth:`http_cache` for many (source, url) pairs in a few queries (those never fetched
         are left out)."""
         keys = list(dict.fromkeys(keys))
-        out = {}
+        out: dict[tuple[str, str], tuple[str | None, str | None, str | None]] = {}
         with self._errors("reading the HTTP cache"):
             for i in range(0, len(keys), 400):
                 chunk = keys[i:i + 400]
@@ -448,11 +401,12 @@ class Store:
         if source:
             sql, params = sql + " WHERE source = ?", [source]
         with self._errors("counting posts"):
-            return next(self._rows(sql, params))["n"]
+            return int(next(self._rows(sql, params))["n"])
 
     def posts(self, *, source: str | None = None, since: dt.datetime | None = None,
               changed: bool = False) -> list[StoredPost]:
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if source:
             where.append("source = ?")
             params.append(source)
@@ -472,11 +426,6 @@ class Store:
                 f"SELECT {_POST_SELECT} FROM posts WHERE url = ? OR url_key = ? ORDER BY id", [url, url_key or url]
             )
             return [_post_row(r) for r in rows]
-
-    def post(self, post_id: int) -> StoredPost | None:
-        with self._errors("reading a post"):
-            row = self.db.conn.execute(f"SELECT {_POST_SELECT} FROM posts WHERE id = ?", [post_id]).fetchone()
-        return _post_row(row) if row else None
 
     def posts_published_between(self, start: dt.datetime, end: dt.datetime, *,
                                 content: bool = True) -> list[StoredPost]:
@@ -536,13 +485,6 @@ class Store:
             r = next(self._rows("SELECT min(published) AS m FROM posts"))
         return parse_iso(r["m"])
 
-    def last_published(self) -> dt.datetime | None:
-        with self._errors("reading posts"):
-            r = next(self._rows("SELECT max(published) AS m FROM posts"))
-        return parse_iso(r["m"])
-
-    # -- one source run, one transaction -------------------------------------------
-
     def apply_run(self, w: RunWrites) -> None:
         """Write everything of one source run atomically (or nothing)."""
         now = iso(w.finished_at)
@@ -555,12 +497,12 @@ class Store:
         with db.atomic():
             # new posts and their first versions in two batched statements (a cold ingest is
             # mostly these); unchanged and changed ones one by one
-            new = [o for o in w.observations if o.outcome == "new"]
+            new = [o for o in w.posts if o.post_id is None]
             if new:
                 self._insert_new(w.source, new, now)
-            for o in w.observations:
-                if o.outcome != "new":
-                    self._write_observation(w.source, o, now)
+            for o in w.posts:
+                if o.post_id is not None:
+                    self._update_post(o, now)
             for url, (etag, last_modified, body_hash) in w.http_cache.items():
                 db.execute(
                     "INSERT INTO http_cache (source, url, etag, last_modified, body_hash, checked_at) "
@@ -575,28 +517,21 @@ class Store:
                 [w.source, iso(w.started_at), now, r.duration, r.status, r.http_status, r.pages,
                  r.new, r.changed, r.unchanged, r.error, r.error_type],
             )
-            ok = r.status != "error"
             db.execute(
                 "UPDATE sources SET last_run_at = ?, last_status = ?, last_error = ?, last_error_type = ?, "
-                "last_http_status = ?, last_ok_at = CASE WHEN ? THEN ? ELSE last_ok_at END, "
-                "next_due_at = ?, failures = ?, retry_after_until = ?, "
-                "last_post_count = COALESCE(?, last_post_count), feed_url = COALESCE(?, feed_url), "
-                "last_full_at = CASE WHEN ? THEN ? ELSE last_full_at END, shrunk_count = ?, shrunk_runs = ? "
+                "last_http_status = ?, last_ok_at = ?, next_due_at = ?, failures = ?, retry_after_until = ?, "
+                "last_post_count = ?, feed_url = ?, last_full_at = ?, shrunk_count = ?, shrunk_runs = ? "
                 "WHERE name = ?",
-                [now, r.status, r.error, r.error_type, r.http_status, ok, now, iso(w.next_due_at),
-                 w.failures, iso(w.retry_after_until), w.post_count, w.feed_url, ok and w.full_sweep, now,
+                [now, r.status, r.error, r.error_type, r.http_status, iso(w.last_ok_at), iso(w.next_due_at),
+                 w.failures, iso(w.retry_after_until), w.last_post_count, w.feed_url, iso(w.last_full_at),
                  w.shrunk[0] or None, w.shrunk[1], w.source],
             )
 
-    def _insert_new(self, source: str, new: Sequence[Observation], now: str | None) -> None:
+    def _insert_new(self, source: str, new: Sequence[PostWrite], now: str | None) -> None:
         conn = self.db.conn
-        rows = []
-        for o in new:
-            p = o.post
-            rows.append((source, o.identity, o.url_key, p.url, p.title, iso(p.published), int(p.date_only),
-                         p.excerpt, p.content, p.author, p.outlet,
-                         p.original_date.isoformat() if p.original_date else None, p.guid, p.wp_id, p.origin,
-                         o.hash, now, now))
+        rows = [(source, o.identity, o.url_key, o.url, o.title, iso(o.published), int(o.date_only), o.excerpt,
+                 o.content, o.author, o.outlet, o.original_date.isoformat() if o.original_date else None, o.guid,
+                 o.wp_id, o.origin, o.hash, now, now) for o in new]
         conn.executemany(
             "INSERT INTO posts (source, identity, url_key, url, title, published, date_only, excerpt, "
             "content, author, outlet, original_date, guid, wp_id, origin, hash, first_seen, last_seen, "
@@ -611,57 +546,24 @@ class Store:
              for o, r in zip(new, rows)],
         )
 
-    def _write_observation(self, source: str, o: Observation, now: str | None) -> None:
-        p, db = o.post, self.db
-        published = iso(p.published)
-        e = o.existing
-        assert e is not None
-        if o.outcome == "unchanged":
-            # fill in what this observation adds without it being an edit (feed content, a date first seen)
-            # and a page excerpt replaces one read from the feed alone (the page is what readers see)
-            db.execute(
-                "UPDATE posts SET last_seen = ?, url = ?, "
-                "content = CASE WHEN content = '' THEN ? ELSE content END, "
-                "excerpt = CASE WHEN ? != '' AND (excerpt = '' OR (origin = 'feed' AND ? != 'feed')) "
-                "THEN ? ELSE excerpt END, "
-                "guid = COALESCE(guid, ?), wp_id = COALESCE(wp_id, ?), "
-                "date_only = CASE WHEN published IS NULL AND ? IS NOT NULL THEN ? ELSE date_only END, "
-                "published = COALESCE(published, ?), "
-                "origin = CASE WHEN origin != ? THEN 'both' ELSE origin END WHERE id = ?",
-                [now, p.url or e.url, p.content, p.excerpt, p.origin, p.excerpt, p.guid, p.wp_id,
-                 published, int(p.date_only), published, p.origin, e.id],
-            )
-            return
-        # changed: keep unobserved fields as they were, store the new version
-        merged = {
-            "title": p.title or e.title,
-            "excerpt": p.excerpt if (p.excerpt and (excerpt_source(p.origin) == excerpt_source(e.origin)
-                                                    or e.origin == "feed")) else e.excerpt,
-            "content": p.content or e.content,
-            "published": published if p.published else iso(e.published),
-            "date_only": int(p.date_only) if p.published else int(e.date_only),
-        }
-        number = e.versions + 1
-        db.execute(
-            "UPDATE posts SET url = ?, title = ?, excerpt = ?, content = ?, published = ?, date_only = ?, "
-            "author = CASE WHEN ? != '' THEN ? ELSE author END, "
-            "outlet = CASE WHEN ? != '' THEN ? ELSE outlet END, hash = ?, last_seen = ?, last_changed = ?, "
-            "versions = ?, guid = COALESCE(guid, ?), wp_id = COALESCE(wp_id, ?), "
-            "origin = CASE WHEN origin != ? THEN 'both' ELSE origin END WHERE id = ?",
-            [p.url or e.url, merged["title"], merged["excerpt"], merged["content"], merged["published"],
-             merged["date_only"], p.author, p.author, p.outlet, p.outlet, o.hash, now, now, number,
-             p.guid, p.wp_id, p.origin, e.id],
-        )
-        self._insert_version_raw(e.id, number, now, merged, p.author or e.author, p.outlet or e.outlet,
-                                 o.hash, o.changes)
-
-    def _insert_version_raw(self, post_id, number, now, f, author, outlet, h, changes) -> None:
+    def _update_post(self, o: PostWrite, now: str | None) -> None:
+        """A stored post's row as given; its new version when the write adds one."""
+        published = iso(o.published)
+        edited = o.version is not None
         self.db.execute(
-            "INSERT INTO versions (post_id, number, seen_at, title, excerpt, content, published, date_only, "
-            "author, outlet, hash, changes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            [post_id, number, now, f["title"], f["excerpt"], f["content"], f["published"], f["date_only"],
-             author, outlet, h, _changes_json(changes)],
+            "UPDATE posts SET url = ?, title = ?, published = ?, date_only = ?, excerpt = ?, content = ?, "
+            "author = ?, outlet = ?, guid = ?, wp_id = ?, origin = ?, hash = ?, last_seen = ?"
+            + (", last_changed = ?, versions = ?" if edited else "") + " WHERE id = ?",
+            [o.url, o.title, published, int(o.date_only), o.excerpt, o.content, o.author, o.outlet, o.guid,
+             o.wp_id, o.origin, o.hash, now, *((now, o.version) if edited else ()), o.post_id],
         )
+        if edited:
+            self.db.execute(
+                "INSERT INTO versions (post_id, number, seen_at, title, excerpt, content, published, date_only, "
+                "author, outlet, hash, changes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [o.post_id, o.version, now, o.title, o.excerpt, o.content, published, int(o.date_only),
+                 o.author, o.outlet, o.hash, _changes_json(o.changes)],
+            )
 
     # -- runs and digests --------------------------------------------------------------
 
@@ -703,4 +605,4 @@ class Store:
 
     def integrity_check(self) -> str:
         with self._errors("checking integrity"):
-            return next(self.db.query("PRAGMA integrity_check"))["integrity_check"]
+            return str(next(self._rows("PRAGMA integrity_check"))["integrity_check"])

@@ -90,22 +90,36 @@ def test_every_source_ingested_and_every_edit_detected(bench):
 # -- what the benchmark measures must not change what is stored --------------------------------------------
 
 
-def _ingest(site, db: Path, workers: int, edit_seed: int | None = None) -> list[tuple]:
+def _ingest(site, db: Path, workers: int | str, edit_seed: int | None = None) -> list[tuple]:
+    """Two runs; ``workers`` a number (each run starts and ends its own pool, as `monitor fetch`
+    does) or ``"shared"`` (one pool kept across runs, as `monitor run` does)."""
     import asyncio
+    import datetime as dt
 
     from monitor.config import parse_config
-    from monitor.pipeline import Pipeline
+    from monitor.pipeline import Monitor
     from monitor.store import Store
+    from monitor.workers import ParsePool
 
     sources = [{"name": n, "url": u, "type": k} for n, u, k in site.source_urls()]
     config = parse_config({"site": {"title": "t"}, "database": str(db), "sources": sources,
                            "fetch": {"per_host": 8}}, base_dir=db.parent)
+    async def runs(store: Store) -> None:
+        pool = ParsePool(2) if workers == "shared" else None
+        app = Monitor(config, store, pool=pool, parse_workers=0 if pool else int(workers))
+        try:
+            for _ in range(2):  # a cold run, then (after the edits, if any) a second one
+                results = await app.fetch()
+                assert all(r.status in ("ok", "not_modified") for r in results), [r.error for r in results]
+                if edit_seed is not None:
+                    site.edit_fraction(0.1, seed=edit_seed)
+        finally:
+            if pool is not None:
+                await pool.aclose()
+
     with Store.open(db) as store:
-        for _ in range(2):  # a cold run, then (after the edits, if any) a second one
-            results = asyncio.run(Pipeline(config, store, parse_workers=workers).run())
-            assert all(r.status in ("ok", "not_modified") for r in results), [r.error for r in results]
-            if edit_seed is not None:
-                site.edit_fraction(0.1, seed=edit_seed)
+        store.sync_sources(config.sources, dt.datetime.now(dt.UTC))
+        asyncio.run(runs(store))
         rows = store.db.conn.execute(
             "SELECT source, identity, title, excerpt, content, published, hash, versions FROM posts "
             "ORDER BY source, identity").fetchall()
@@ -122,11 +136,11 @@ def test_parse_workers_store_exactly_what_inline_parsing_stores(tmp_path):
     from monitor.sample.site import generate_site
 
     stored = {}
-    for workers in (0, 2):
+    for workers in (0, 2, "shared"):
         site = generate_site(POOL_MIN_SOURCES * 2, per_page=5)  # html sources span two pages
         with serve(site):
             stored[workers] = _ingest(site, tmp_path / f"w{workers}.db", workers, edit_seed=3)
-    assert stored[0] and stored[0] == stored[2]
+    assert stored[0] and stored[0] == stored[2] == stored["shared"]
 
 
 def test_no_python_for_workers_means_parsing_in_this_process(tmp_path, monkeypatch):

@@ -7,19 +7,15 @@ baseline count is kept, and ``monitor fetch`` and ``monitor status`` say what ha
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from hostile_server import (
     CASE_BY_NAME,
-    HostileServer,
     cases,
     check_database,
     db_rows,
     hatom_page,
-    run_monitor,
-    write_config,
 )
 
 from monitor.markup import too_complex
@@ -29,19 +25,17 @@ DATA = Path(__file__).resolve().parent / "data" / "extract"
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, hostile_world):
     """First act: every HTML case fetched once. Second act: the stateful pages flipped, fetched again."""
     tmp = tmp_path_factory.mktemp("html")
-    with HostileServer(secret=tmp / "secret.txt") as hostile:
-        config = write_config(tmp, hostile.sources(HTML))
-        first = run_monitor("fetch", "--config", str(config), cwd=tmp, timeout=60)
-        before = check_database(tmp / "monitor.db")
-        hostile.flip("vanishing")
-        hostile.flip("shrinking")
-        second = run_monitor("fetch", "--config", str(config), cwd=tmp, timeout=60)
-        status = run_monitor("status", "--config", str(config), "--format", "json", cwd=tmp, timeout=60)
-        yield {"tmp": tmp, "db": tmp / "monitor.db", "first": first, "second": second, "before": before,
-               "status": {r["source"]: r for r in json.loads(status.stdout)}}
+    with hostile_world(tmp, HTML) as w:
+        first = w.fetch()
+        before = check_database(w.db)
+        w.hostile.flip("vanishing")
+        w.hostile.flip("shrinking")
+        second = w.fetch()
+        yield {"tmp": tmp, "db": w.db, "first": first, "second": second, "before": before,
+               "status": w.status()}
 
 
 def test_runs_end_cleanly(world):

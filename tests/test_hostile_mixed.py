@@ -9,18 +9,14 @@ database that passes ``PRAGMA integrity_check``.
 
 from __future__ import annotations
 
-import json
 
 import pytest
 from hostile_server import (
     CASES,
     SECRET,
-    HostileServer,
     all_text,
     check_database,
     db_rows,
-    run_monitor,
-    write_config,
 )
 
 from monitor.sample.seeds import load_seed_authors
@@ -32,13 +28,21 @@ HANG_BOUND = 60  # seconds: the slowest hostile case is bounded by fetch.deadlin
 MEMORY_BOUND_MB = 300
 
 
+def _interleave(hostile_sources: list, good: list) -> list:
+    """Good and hostile interleaved, so good sources share the run with hostile ones at every point."""
+    sources = []
+    for i, src in enumerate(hostile_sources):
+        sources.append(src)
+        if i % 11 == 0 and good:
+            sources.append(good.pop(0))
+    return sources + good
+
+
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, hostile_world):
     tmp = tmp_path_factory.mktemp("mixed")
-    secret = tmp / "secret.txt"
-    secret.write_text(SECRET, encoding="utf-8")
     site = SampleSite.from_seeds()
-    with serve(site) as running, HostileServer(secret=secret) as hostile:
+    with serve(site) as running:
         base = running.url
         good = [
             {"name": "Massoud (text)", "type": "auto",
@@ -55,27 +59,14 @@ def world(tmp_path_factory):
             "Ali (block)": SEEDS["ali-alavi"].posts,
             "Iran Interlink (feed)": SEEDS["iran-interlink"].posts[:10],
         }
-        # good and hostile interleaved, so good sources share the run with hostile ones at every point
-        hostile_sources = hostile.sources(CASES)
-        sources = []
-        for i, src in enumerate(hostile_sources):
-            sources.append(src)
-            if i % 11 == 0 and good:
-                sources.append(good.pop(0))
-        sources += good
-        config = write_config(tmp, sources)
-        # the pages that stop showing their posts need a run that saw them first
-        first = run_monitor("fetch", "--config", str(config), "--source", "vanishing", "--source", "shrinking",
-                            cwd=tmp, timeout=60)
-        assert first.returncode == 0, first.stdout
-        hostile.flip("vanishing")
-        hostile.flip("shrinking")
-        fetch = run_monitor("fetch", "--config", str(config), cwd=tmp, timeout=HANG_BOUND + 30)
-        status = run_monitor("status", "--config", str(config), "--format", "json", cwd=tmp, timeout=60)
-        status.assert_no_traceback()
-        assert status.returncode == 0, status.stderr
-        yield {"tmp": tmp, "db": tmp / "monitor.db", "fetch": fetch, "expected": expected,
-               "status": {r["source"]: r for r in json.loads(status.stdout)}}
+        with hostile_world(tmp, CASES, extra=good, order=_interleave) as w:
+            # the pages that stop showing their posts need a run that saw them first
+            first = w.fetch("vanishing", "shrinking")
+            assert first.returncode == 0, first.stdout
+            w.hostile.flip("vanishing")
+            w.hostile.flip("shrinking")
+            fetch = w.fetch(timeout=HANG_BOUND + 30)
+            yield {"tmp": tmp, "db": w.db, "fetch": fetch, "expected": expected, "status": w.status()}
 
 
 def test_mixed_run_exits_1_within_a_minute_stores_every_good_post_and_names_every_reason(world):

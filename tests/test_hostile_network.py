@@ -23,7 +23,6 @@ from hostile_server import (
     check_database,
     db_rows,
     run_monitor,
-    write_config,
 )
 
 NETWORK = cases("network")
@@ -31,14 +30,13 @@ DEADLINE = float(FAST_FETCH["deadline"].rstrip("s"))
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, hostile_world):
     """The hostile server, a config with every network case, one ``monitor fetch`` and one ``status``."""
     tmp = tmp_path_factory.mktemp("network")
-    with HostileServer(secret=tmp / "secret.txt") as hostile:
-        config = write_config(tmp, hostile.sources(NETWORK))
-        fetch = run_monitor("fetch", "--config", str(config), cwd=tmp, timeout=60)
-        status = run_monitor("status", "--config", str(config), "--format", "json", cwd=tmp, timeout=60)
-        yield {"tmp": tmp, "config": config, "fetch": fetch, "status": status, "hostile": hostile}
+    with hostile_world(tmp, NETWORK) as w:
+        fetch = w.fetch()
+        status = run_monitor("status", "--config", str(w.config), "--format", "json", cwd=tmp, timeout=60)
+        yield {"tmp": tmp, "config": w.config, "fetch": fetch, "status": status, "hostile": w.hostile}
 
 
 def reported(world, name: str) -> tuple[str, dict]:

@@ -18,7 +18,6 @@ from hostile_server import (
     CP1252_TITLE,
     PERSIAN_TITLE,
     SECRET,
-    HostileServer,
     Run,
     all_text,
     cases,
@@ -38,14 +37,11 @@ MAX_RSS_MB = 300
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(tmp_path_factory, hostile_world):
     tmp = tmp_path_factory.mktemp("payload")
-    secret = tmp / "secret.txt"
-    secret.write_text(SECRET + "\n", encoding="utf-8")
-    with HostileServer(secret=secret) as hostile:
-        config = write_config(tmp, hostile.sources(PAYLOAD))
-        fetch = run_monitor("fetch", "--config", str(config), cwd=tmp, timeout=90)
-        yield {"tmp": tmp, "db": tmp / "monitor.db", "config": config, "fetch": fetch, "hostile": hostile}
+    with hostile_world(tmp, PAYLOAD) as w:
+        fetch = w.fetch(timeout=90)
+        yield {"tmp": tmp, "db": w.db, "config": w.config, "fetch": fetch, "hostile": w.hostile}
 
 
 def failed(world, name: str) -> str:

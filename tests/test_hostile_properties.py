@@ -29,7 +29,7 @@ from monitor.detect import decide, normalize_text
 from monitor.extract import clean_post, extract, post_identity
 from monitor.models import PostData, StoredPost
 from monitor.pipeline import run_once
-from monitor.publish import publish_digests
+from monitor.pipeline import publish_digests
 from monitor.store import Store
 
 TZ = ZoneInfo("Europe/London")

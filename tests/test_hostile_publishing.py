@@ -31,7 +31,8 @@ from selectolax.lexbor import LexborHTMLParser
 
 from monitor.config import load_config
 from monitor.pipeline import run_once
-from monitor.publish import publish_digests, sanitize
+from monitor.pipeline import publish_digests
+from monitor.publish import sanitize
 from monitor.store import Store
 
 SITE_TITLE = "<script>alert('site')</script> Digest"

@@ -47,8 +47,10 @@ from monitor.config import Config, parse_config
 from monitor.detect import decide, post_hash
 from monitor.errors import PublishError
 from monitor.models import FieldChange, PostData, SourceResult, StoredPost, Version
-from monitor.publish import BuildReport, publish_digests
-from monitor.store import Observation, RunWrites, Store
+from monitor.pipeline import BuildReport, publish_digests
+from monitor.detect import post_write
+from monitor.models import Decision, RunWrites
+from monitor.store import Store
 
 UTC = dt.UTC
 LONDON = ZoneInfo("Europe/London")
@@ -145,16 +147,15 @@ def _run(store: Store, source: str, when: dt.datetime, posts: list[PostData],
     """Store one source run: ``posts`` new, ``edits`` (url -> new PostData) changed."""
     obs = []
     for p in posts:
-        obs.append(Observation(post=p, identity=f"url:{p.url}", url_key=p.url, outcome="new",
-                               hash=post_hash(p.title, p.excerpt, p.content, p.published, p.date_only, LONDON)))
+        h = post_hash(p.title, p.excerpt, p.content, p.published, p.date_only, LONDON)
+        obs.append(post_write(p, f"url:{p.url}", p.url, Decision("new", (), h), None))
     for url, p in (edits or {}).items():
         old = store.posts_by_url(url)[0]
         d = decide(old, p, tz=LONDON)
         assert d.outcome == "changed", d
-        obs.append(Observation(post=p, identity=old.identity, url_key=url, outcome="changed", hash=d.hash,
-                               existing=old, changes=d.changes))
+        obs.append(post_write(p, old.identity, url, d, old))
     result = SourceResult(source, "ok", new=len(posts), changed=len(edits or {}))
-    store.apply_run(RunWrites(source=source, started_at=when, finished_at=when, result=result, observations=obs))
+    store.apply_run(RunWrites(source=source, started_at=when, finished_at=when, result=result, posts=obs))
 
 
 def make_config(tmp: Path, **digest: object) -> Config:
@@ -669,21 +670,21 @@ def test_an_interrupted_build_leaves_the_previous_files_whole(tmp_path: Path, mo
         assert report.files_written
 
 
-def test_atomic_write_only_when_bytes_differ(tmp_path: Path) -> None:
+def test_write_files_only_when_bytes_differ(tmp_path: Path) -> None:
     f = tmp_path / "a" / "x.html"
-    assert publish.atomic_write(f, b"one") is True
+    assert publish.write_files(f.parent, {f.name: b"one"}) == [f]
     m = f.stat().st_mtime_ns
     time.sleep(0.01)
-    assert publish.atomic_write(f, b"one") is False
+    assert publish.write_files(f.parent, {f.name: b"one"}) == []
     assert f.stat().st_mtime_ns == m
-    assert publish.atomic_write(f, b"two") is True and f.read_bytes() == b"two"
+    assert publish.write_files(f.parent, {f.name: b"two"}) == [f] and f.read_bytes() == b"two"
     assert oct(f.stat().st_mode & 0o777) == oct(0o644)
     assert [p.name for p in f.parent.iterdir()] == ["x.html"]
 
 
 def test_a_temp_file_that_cannot_be_written_leaves_nothing_behind(tmp_path: Path, monkeypatch) -> None:
     out = tmp_path / "site"
-    publish.atomic_write(out / "index.html", b"old")
+    publish.write_files(out, {"index.html": b"old"})
     real_write_temp = publish._write_temp
 
     def write_temp(path: Path, data: bytes, mode: int) -> Path:
@@ -889,32 +890,11 @@ def test_a_post_url_nh3_cannot_take_as_a_base_does_not_stop_publishing(tmp_path:
     assert "Bad port, edited" in [txt(a) for a in week.css(".item-title a")]
 
 
-# -- the garbage collector during a build ----------------------------------------------------------------
-
-
-@pytest.mark.parametrize("enabled", [True, False])
-def test_a_build_pauses_the_collector_and_leaves_it_as_it_was(tmp_path: Path, monkeypatch,
-                                                                enabled: bool) -> None:
-    config = make_config(tmp_path)
-    seen = []
-
-    def build(*args, **kwargs):
-        seen.append(gc.isenabled())
-        raise PublishError("disk full")
-
-    monkeypatch.setattr(publish, "_publish_digests", build)
-    was = gc.isenabled()
-    try:
-        gc.enable() if enabled else gc.disable()
-        with Store.open(config.database) as store, pytest.raises(PublishError):
-            publish_digests(config, store, all_weeks=True, now=NOW)
-        assert seen == [False] and gc.isenabled() is enabled  # even after a failed build
-    finally:
-        gc.enable() if was else gc.disable()
+# -- memory -------------------------------------------------------------------------------------------------
 
 
 def test_a_build_leaves_no_cyclic_garbage(tmp_path: Path) -> None:
-    # what makes pausing the collector harmless: there is nothing for it to collect afterwards
+    # a build frees everything by reference counting: nothing is left for the cyclic collector
     config = make_config(tmp_path)
     with seed_store(config, _malicious_extra()) as store:
         publish_digests(config, store, all_weeks=True, now=NOW)  # templates compiled, modules warm

@@ -33,13 +33,13 @@ from monitor.service import (
     FAKE_NOW_ENV,
     Service,
     build_scheduler,
+    TICK_SECONDS,
     clock_from_env,
-    due_weeks,
-    last_due_week,
-    publish_moment,
-    tick_seconds,
 )
-from monitor.store import Observation, RunWrites, Store
+from monitor.detect import post_write
+from monitor.models import RunWrites
+from monitor.pipeline import Monitor
+from monitor.store import Store
 
 UTC = dt.UTC
 LONDON = ZoneInfo("Europe/London")
@@ -61,29 +61,22 @@ def make_config(tmp_path: Path, *, every: str | list[str] = "1h", **extra):
 # -- pure: ticks, weeks, the scheduler's jobs ------------------------------------------------
 
 
-def test_tick_is_half_the_shortest_interval_bounded(tmp_path):
-    assert tick_seconds(make_config(tmp_path, every=["2s", "1h"])) == 1.0
-    assert tick_seconds(make_config(tmp_path, every=["1s"])) == 1.0
-    assert tick_seconds(make_config(tmp_path, every=["50s"])) == 25.0
-    assert tick_seconds(make_config(tmp_path, every=["1h", "1d"])) == 60.0
-
-
 def test_publish_moment_and_last_due_week(tmp_path):
     config = make_config(tmp_path)  # week ends friday, published saturday 06:00 Europe/London
     # 2020-10-31 is a Saturday; London is on GMT again since Oct 25
-    assert publish_moment(D(2020, 10, 30), config) == dt.datetime(2020, 10, 31, 6, tzinfo=UTC)
+    assert config.calendar.publish_moment(D(2020, 10, 30)) == dt.datetime(2020, 10, 31, 6, tzinfo=UTC)
     # BST: 06:00 local is 05:00 UTC
-    assert publish_moment(D(2020, 10, 23), config) == dt.datetime(2020, 10, 24, 5, tzinfo=UTC)
-    assert last_due_week(dt.datetime(2020, 10, 31, 5, 59, tzinfo=UTC), config) == D(2020, 10, 23)
-    assert last_due_week(dt.datetime(2020, 10, 31, 6, 0, tzinfo=UTC), config) == D(2020, 10, 30)
-    assert last_due_week(dt.datetime(2020, 11, 6, 23, 0, tzinfo=UTC), config) == D(2020, 10, 30)
+    assert config.calendar.publish_moment(D(2020, 10, 23)) == dt.datetime(2020, 10, 24, 5, tzinfo=UTC)
+    assert config.calendar.last_due_week(dt.datetime(2020, 10, 31, 5, 59, tzinfo=UTC)) == D(2020, 10, 23)
+    assert config.calendar.last_due_week(dt.datetime(2020, 10, 31, 6, 0, tzinfo=UTC)) == D(2020, 10, 30)
+    assert config.calendar.last_due_week(dt.datetime(2020, 11, 6, 23, 0, tzinfo=UTC)) == D(2020, 10, 30)
     # published on the week's last day, before it ends: the moment is a week later
     late = make_config(tmp_path, digest={"publish_at": "friday 18:00"})
-    assert publish_moment(D(2020, 10, 30), late) == dt.datetime(2020, 11, 6, 18, tzinfo=UTC)
+    assert late.calendar.publish_moment(D(2020, 10, 30)) == dt.datetime(2020, 11, 6, 18, tzinfo=UTC)
     first = dt.datetime(2020, 10, 14, 12, tzinfo=UTC)
-    assert due_weeks(dt.datetime(2020, 10, 31, 7, tzinfo=UTC), config, first) == [
+    assert config.calendar.due_weeks(dt.datetime(2020, 10, 31, 7, tzinfo=UTC), first) == [
         D(2020, 10, 16), D(2020, 10, 23), D(2020, 10, 30)]
-    assert due_weeks(dt.datetime(2020, 10, 31, 7, tzinfo=UTC), config, None) == []
+    assert config.calendar.due_weeks(dt.datetime(2020, 10, 31, 7, tzinfo=UTC), None) == []
 
 
 async def _noop() -> None:
@@ -98,17 +91,17 @@ def test_publish_job_is_a_tz_aware_cron_that_never_skips(tmp_path, tz):
     assert set(jobs) == {"tick", "publish"}
     for job in jobs.values():
         assert job.misfire_grace_time is None and job.coalesce is True and job.max_instances == 1
-    assert jobs["tick"].trigger.interval == dt.timedelta(seconds=1)
+    assert jobs["tick"].trigger.interval == dt.timedelta(seconds=TICK_SECONDS) == dt.timedelta(seconds=1)
     trigger = jobs["publish"].trigger
     assert str(trigger.timezone) == tz
     # over a year (both DST changes), every firing is a publish moment of the week it makes due
     t = dt.datetime(2021, 1, 1, tzinfo=UTC)
     for _ in range(60):
         fire = trigger.get_next_fire_time(None, t)
-        week = last_due_week(fire, config)
-        assert publish_moment(week, config) == fire
+        week = config.calendar.last_due_week(fire)
+        assert config.calendar.publish_moment(week) == fire
         assert fire.astimezone(ZoneInfo(tz)).strftime("%a %H:%M") == "Sat 06:00"
-        assert last_due_week(fire - dt.timedelta(microseconds=1), config) == week - dt.timedelta(days=7)
+        assert config.calendar.last_due_week(fire - dt.timedelta(microseconds=1)) == week - dt.timedelta(days=7)
         t = fire + dt.timedelta(seconds=1)
 
 
@@ -164,28 +157,23 @@ class Clock:
         return self.now
 
 
-class FakePipeline:
-    """Writes a run per source like the real pipeline (next_due_at, last_run_at), after a delay."""
+class FakeApp(Monitor):
+    """The real application over a real store, with a fake fetch: it writes a run per source like
+    the pipeline (next_due_at, last_run_at) after a delay, and records each batch it is asked for."""
 
     def __init__(self, config, store: Store, clock: Clock, delays: dict[str, float] | None = None):
-        self.config, self.store, self.clock = config, store, clock
+        super().__init__(config, store, clock=clock)
         self.delays = delays or {}
         self.calls: list[tuple[tuple[str, ...], bool]] = []
         self.running: set[str] = set()
         self.overlaps = 0
         store.sync_sources(config.sources, clock())
 
-    def due_sources(self, now=None):
-        now = now or self.clock()
-        states = self.store.source_states()
-        return [s.name for s in self.config.sources
-                if states[s.name].next_due_at is None or states[s.name].next_due_at <= now]
-
-    async def run(self, names=None, *, due_only=False, on_result=None):
+    async def fetch(self, names=None, *, due_only=False, on_result=None):
         names = tuple(names or [s.name for s in self.config.sources])
         self.calls.append((names, due_only))
-        out = []
-        for name in names:
+
+        async def one(name):
             if name in self.running:
                 self.overlaps += 1
             self.running.add(name)
@@ -194,14 +182,17 @@ class FakePipeline:
             finally:
                 self.running.discard(name)
             now = self.clock()
-            src = self.config.source(name)
-            res = SourceResult(name, "ok")
-            due = now + dt.timedelta(seconds=src.every)
-            self.store.apply_run(RunWrites(name, now, now, res, next_due_at=due))
+            due = now + dt.timedelta(seconds=self.config.source(name).every)
+            res = SourceResult(name, "ok", next_due_at=due)
+            self.store.apply_run(RunWrites(name, now, now, res, next_due_at=due, last_ok_at=now))
             if on_result:
                 on_result(res)
-            out.append(res)
-        return out
+            return res
+
+        return list(await asyncio.gather(*(one(n) for n in names)))
+
+    def runs_of(self, name: str) -> int:
+        return sum(name in names for names, _ in self.calls)
 
 
 @dataclass
@@ -211,19 +202,25 @@ class Report:
     skipped: list[tuple[dt.date, str]] = field(default_factory=list)
 
 
-class FakePublisher:
-    def __init__(self, empty: set[dt.date] = frozenset(), fail: set[dt.date] = frozenset()):
+class FakePublisher(Monitor):
+    """The publish thread's application with a fake build: records the week, or fails."""
+
+    def __init__(self, config, store: Store, empty: set[dt.date] = frozenset(), fail: set[dt.date] = frozenset()):
+        super().__init__(config, store)
         self.calls: list[dt.date] = []
         self.empty, self.fail = set(empty), set(fail)
 
-    def __call__(self, config, store, *, week_ending, now):
+    def publish(self, *, week_ending=None, all_weeks=False, lead_url=None, now=None):
         self.calls.append(week_ending)
         if week_ending in self.fail:
             raise PublishError("disk full")
         if week_ending in self.empty:
             return Report([], [], [(week_ending, "no posts")])
-        store.record_digest(week_ending, f"digest {week_ending}", None, [1], [], now, "h")
+        self.store.record_digest(week_ending, f"digest {week_ending}", None, [1], [], now, "h")
         return Report([week_ending], [Path("feed.xml")])
+
+    def close(self) -> None:
+        pass  # the test's store stays open
 
 
 def seed_posts(store: Store, source: str, days: list[dt.date], when: dt.datetime) -> None:
@@ -232,7 +229,7 @@ def seed_posts(store: Store, source: str, days: list[dt.date], when: dt.datetime
         p = PostData(url=f"http://site/{source}/{i}/", title=f"Post {i}", wp_id=i + 1, date_only=True,
                      published=dt.datetime.combine(day, dt.time(), tzinfo=LONDON), excerpt="x")
         d = decide(None, p, tz=LONDON)
-        obs.append(Observation(p, f"wp:{source}:{i}", p.url, d.outcome, d.hash))
+        obs.append(post_write(p, f"wp:{source}:{i}", p.url, d, None))
     store.apply_run(RunWrites(source, when, when, SourceResult(source, "ok", new=len(obs)), obs,
                               next_due_at=when + dt.timedelta(hours=1)))
 
@@ -242,9 +239,9 @@ def world(tmp_path):
     config = make_config(tmp_path, every=["1h", "1h"], database=str(tmp_path / "m.db"))
     clock = Clock(dt.datetime(2020, 10, 24, 4, tzinfo=UTC))
     store = Store.open(config.database)
-    pipeline = FakePipeline(config, store, clock)
+    app = FakeApp(config, store, clock)
     seed_posts(store, "s0", [D(2020, 10, 7), D(2020, 10, 21)], clock())
-    yield config, store, clock, pipeline
+    yield config, store, clock, app
     store.close()
 
 
@@ -252,40 +249,45 @@ def run(coro):
     return asyncio.run(coro)
 
 
+def service_for(world, publisher: FakePublisher) -> Service:
+    config, _store, clock, app = world
+    return Service(config, app, clock=clock, open_publisher=lambda: publisher)
+
+
 def test_catch_up_publishes_each_due_week_once_after_a_final_fetch(world):
-    config, store, clock, pipeline = world
-    publisher = FakePublisher()
-    service = Service(config, store, clock=clock, pipeline=pipeline, publisher=publisher)
+    config, store, clock, app = world
+    publisher = FakePublisher(config, store)
+    service = service_for(world, publisher)
     seed_posts(store, "s1", [D(2020, 10, 28)], clock())  # the week ending 10-30: not due yet at first
     clock.now = dt.datetime(2020, 10, 31, 5, tzinfo=UTC)
 
     assert run(service.publish_due()) is True
     # the newest due week (10-23, published 10-24 05:00 UTC) was not recorded and both sources
-    # were last fetched before that moment: one final fetch of both, then the weeks with posts
-    assert pipeline.calls == [(("s0",), False), (("s1",), False)]
+    # were last fetched before that moment: one final fetch of both, in one batch, then the weeks
+    assert app.calls == [(("s0", "s1"), False)]
     assert publisher.calls == [D(2020, 10, 9), D(2020, 10, 23)]  # 10-16 has no posts: not asked
     assert {r["week_ending"] for r in store.digests()} == {"2020-10-09", "2020-10-23"}
 
     assert run(service.publish_due()) is True  # nothing new: no fetch, no publish
-    assert len(pipeline.calls) == 2 and len(publisher.calls) == 2
+    assert len(app.calls) == 1 and len(publisher.calls) == 2
 
     clock.now = dt.datetime(2020, 10, 31, 6, 0, 1, tzinfo=UTC)  # 10-30 is due now
     assert run(service.publish_due()) is True
-    assert len(pipeline.calls) == 4  # the final fetch for this week
+    assert app.calls[1:] == [(("s0", "s1"), False)]  # the final fetch for this week
     assert publisher.calls[2:] == [D(2020, 10, 30)]
 
     # a new process (restart): nothing is published twice
-    again = FakePublisher()
+    again = FakePublisher(config, store)
     clock.now += dt.timedelta(hours=1)
-    assert run(Service(config, store, clock=clock, pipeline=pipeline, publisher=again).publish_due()) is True
-    assert again.calls == [] and len(pipeline.calls) == 4
+    assert run(service_for(world, again).publish_due()) is True
+    assert again.calls == [] and len(app.calls) == 2
     assert sorted(r["week_ending"] for r in store.digests()) == ["2020-10-09", "2020-10-23", "2020-10-30"]
 
 
 def test_a_week_that_publishes_nothing_is_asked_once(world):
-    config, store, clock, pipeline = world
-    publisher = FakePublisher(empty={D(2020, 10, 9)})
-    service = Service(config, store, clock=clock, pipeline=pipeline, publisher=publisher)
+    config, store, clock, _app = world
+    publisher = FakePublisher(config, store, empty={D(2020, 10, 9)})
+    service = service_for(world, publisher)
     clock.now = dt.datetime(2020, 10, 31, 7, tzinfo=UTC)
     run(service.publish_due())
     run(service.publish_due())
@@ -293,23 +295,27 @@ def test_a_week_that_publishes_nothing_is_asked_once(world):
     assert D(2020, 10, 9) in service.checked
 
 
-def test_publish_failure_is_retried_later(world):
-    config, store, clock, pipeline = world
-    publisher = FakePublisher(fail={D(2020, 10, 23)})
-    service = Service(config, store, clock=clock, pipeline=pipeline, publisher=publisher)
+def test_publish_failure_is_retried_later_and_shows_until_then(world):
+    config, store, clock, _app = world
+    publisher = FakePublisher(config, store, fail={D(2020, 10, 23)})
+    service = service_for(world, publisher)
     clock.now = dt.datetime(2020, 10, 31, 7, tzinfo=UTC)
     assert run(service.publish_due()) is False
     assert service._publish_retry_at == clock.now + dt.timedelta(seconds=60)
+    state = service.publish_state()
+    assert state["ok"] is False and "2020-10-23" in state["last_error"] and "disk full" in state["last_error"]
+    assert state["retry_at"] == (clock.now + dt.timedelta(seconds=60)).isoformat(timespec="seconds")
     publisher.fail.clear()
     assert run(service.publish_due()) is True
     assert publisher.calls == [D(2020, 10, 9), D(2020, 10, 23), D(2020, 10, 23)]
     assert service._publish_retry_at is None
+    assert service.publish_state() == {"ok": True, "last_error": None, "retry_at": None}
 
 
 def test_a_tick_publishes_a_week_that_became_due_even_without_the_cron_job(world):
-    config, store, clock, pipeline = world
-    publisher = FakePublisher()
-    service = Service(config, store, clock=clock, pipeline=pipeline, publisher=publisher)
+    config, store, clock, _app = world
+    publisher = FakePublisher(config, store)
+    service = service_for(world, publisher)
     seed_posts(store, "s1", [D(2020, 10, 28)], clock())
 
     async def scenario():
@@ -329,13 +335,13 @@ def test_a_tick_publishes_a_week_that_became_due_even_without_the_cron_job(world
 
 
 def test_a_never_fetched_source_is_fetched_before_any_catch_up(world):
-    config, store, clock, pipeline = world
+    config, store, clock, app = world
     clock.now = dt.datetime(2020, 10, 31, 7, tzinfo=UTC)
     store.record_digest(D(2020, 10, 30), "t", None, [1], [], clock.now, "h")  # the newest week is done
     store.apply_run(RunWrites("s0", clock.now, clock.now, SourceResult("s0", "ok")))
-    publisher = FakePublisher()
-    run(Service(config, store, clock=clock, pipeline=pipeline, publisher=publisher).publish_due())
-    assert pipeline.calls == [(("s1",), False)]  # s1 is new: its posts may belong to any past week
+    publisher = FakePublisher(config, store)
+    run(service_for(world, publisher).publish_due())
+    assert app.calls == [(("s1",), False)]  # s1 is new: its posts may belong to any past week
     assert publisher.calls == [D(2020, 10, 9), D(2020, 10, 23)]
 
 
@@ -345,15 +351,15 @@ def test_serve_forever_ticks_and_stops_promptly(tmp_path):
     async def scenario():
         with Store.open(config.database) as store:
             clock = Clock(dt.datetime.now(UTC))
-            pipeline = FakePipeline(config, store, clock)
-            service = Service(config, store, clock=lambda: dt.datetime.now(UTC), pipeline=pipeline,
-                              publisher=FakePublisher())
-            pipeline.clock = service.clock
+            app = FakeApp(config, store, clock)
+            service = Service(config, app, clock=lambda: dt.datetime.now(UTC),
+                              open_publisher=lambda: FakePublisher(config, store))
+            app.clock = service.clock
             stop = asyncio.Event()
             task = asyncio.create_task(service.serve_forever(stop))
             for _ in range(100):  # the start-up run, then at least one run started by a tick
                 await asyncio.sleep(0.05)
-                if [c[0] for c in pipeline.calls].count(("s0",)) >= 2:
+                if app.runs_of("s0") >= 2:
                     break
             jobs = {j.id: j.next_run_time for j in service.scheduler.get_jobs()}
             stop.set()
@@ -361,11 +367,12 @@ def test_serve_forever_ticks_and_stops_promptly(tmp_path):
             code = await task
             took = time.monotonic() - t0
             await service.aclose()
-            return code, took, pipeline.calls, jobs
+            return code, took, app, jobs
 
-    code, took, calls, jobs = run(scenario())
+    code, took, app, jobs = run(scenario())
     assert code == 0 and took < 10  # a hang guard: stopping waits for nothing
-    assert [c[0] for c in calls].count(("s0",)) >= 2 and [c[0] for c in calls].count(("s1",)) == 1
+    assert app.runs_of("s0") >= 2 and app.runs_of("s1") == 1
+    assert app.calls[0] == (("s0", "s1"), True)  # the first tick's due sources: one batch
     assert jobs["publish"].strftime("%a %H:%M") == "Sat 06:00"
 
 
@@ -375,25 +382,49 @@ def test_a_slow_source_does_not_hold_back_the_others(tmp_path):
 
     async def scenario():
         with Store.open(config.database) as store:
-            pipeline = FakePipeline(config, store, clock, delays={"s0": 30})
-            service = Service(config, store, clock=clock, pipeline=pipeline, publisher=FakePublisher())
+            app = FakeApp(config, store, clock, delays={"s0": 30})
+            service = Service(config, app, clock=clock, open_publisher=lambda: FakePublisher(config, store))
             service.start_due()
             for _ in range(3):
                 await asyncio.sleep(0.05)
                 clock.now += dt.timedelta(seconds=2)
-                service.start_due()  # a tick: s0 is still running, s1 is due again
+                service.start_due()  # a tick: s0 is still running (its batch too), s1 is due again
             await asyncio.sleep(0.05)
-            runs = [c[0] for c in pipeline.calls]
             t0 = time.monotonic()
             await service.stop()  # cancels the slow run
             stopped_in = time.monotonic() - t0
             await service.aclose()
-            return runs, pipeline, store.fetch_log("s0"), stopped_in
+            return app, store.fetch_log("s0"), stopped_in
 
-    runs, pipeline, s0_log, stopped_in = run(scenario())
-    assert runs.count(("s0",)) == 1 and runs.count(("s1",)) == 4
-    assert pipeline.overlaps == 0
+    app, s0_log, stopped_in = run(scenario())
+    assert app.runs_of("s0") == 1 and app.runs_of("s1") == 4
+    assert app.calls[1:] == [(("s1",), True)] * 3  # later ticks run only what is due and not running
+    assert app.overlaps == 0
     assert s0_log == [] and stopped_in < 10  # cancelled, not waited for (it sleeps 30 s)
+
+
+def test_the_schedule_is_read_once_and_a_tick_with_nothing_due_reads_nothing(world, monkeypatch):
+    config, store, clock, app = world
+    service = service_for(world, FakePublisher(config, store))
+    reads: list[object] = []
+    real = app.states
+    monkeypatch.setattr(app, "states", lambda names=None: reads.append(names) or real(names))
+
+    async def scenario():
+        clock.now = dt.datetime(2020, 10, 24, 6, tzinfo=UTC)  # both sources are due (seeded at 04:00 + 1 h)
+        await asyncio.gather(*service.start_due())
+        assert reads == [None]  # the schedule, read once
+        for _ in range(5):  # ticks with nothing due: no reads, no batches
+            clock.now += dt.timedelta(minutes=5)
+            assert service.start_due() == []
+        clock.now += dt.timedelta(minutes=40)  # an hour after the last run: both due again
+        await asyncio.gather(*service.start_due())
+        await service.stop()
+        await service.aclose()
+
+    run(scenario())
+    assert reads == [None]
+    assert app.calls == [(("s0", "s1"), True), (("s0", "s1"), True)]
 
 
 # -- `monitor run` as a subprocess against the sample site --------------------------------------------

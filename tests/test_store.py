@@ -12,7 +12,9 @@ from monitor.config import SourceConfig
 from monitor.detect import decide
 from monitor.errors import StorageError
 from monitor.models import PostData, SourceResult
-from monitor.store import Observation, RunWrites, Store
+from monitor.detect import post_write
+from monitor.models import RunWrites
+from monitor.store import Store
 
 TZ = ZoneInfo("Europe/London")
 UTC = dt.UTC
@@ -33,11 +35,11 @@ def run(store, posts, now, source="s"):
         identity, key = f"wp:site:{p.wp_id}", p.url
         existing = by_id.get(identity) or by_url.get(key)
         d = decide(existing, p, tz=TZ)
-        obs.append(Observation(p, identity, key, d.outcome, d.hash, existing, d.changes))
+        obs.append(post_write(p, identity, key, d, existing))
     counts = {k: sum(o.outcome == k for o in obs) for k in ("new", "changed", "unchanged")}
     w = RunWrites(source, now, now, SourceResult(source, "ok", **counts), obs,
                   http_cache={"http://site/": ('"e1"', None, "h")}, next_due_at=now + dt.timedelta(hours=1),
-                  post_count=len(posts))
+                  last_post_count=len(posts))
     store.apply_run(w)
     return counts
 
@@ -81,7 +83,7 @@ def test_a_post_that_disappears_is_never_deleted(store):
 def test_crash_mid_run_leaves_database_as_before(store, monkeypatch):
     run(store, [post(1)], T0)
     before = [(p.title, p.versions) for p in store.posts()]
-    real = store._write_observation
+    real = store._update_post
     calls = {"n": 0}
 
     def explode(*a, **kw):
@@ -92,7 +94,7 @@ def test_crash_mid_run_leaves_database_as_before(store, monkeypatch):
             raise RuntimeError("power cut")
         return real(*a, **kw)
 
-    monkeypatch.setattr(store, "_write_observation", explode)
+    monkeypatch.setattr(store, "_update_post", explode)
     with pytest.raises(RuntimeError):
         run(store, [post(1, title="changed"), post(2), post(3)], T0 + dt.timedelta(hours=1))
     assert calls["n"] == 1

@@ -143,7 +143,7 @@ class Fetcher:
         key = (url.scheme, url.host or "")
         if key not in self._proxies:
             proxy = self._env_proxies.get(url.scheme)
-            bypass = urllib.request.proxy_bypass_environment(key[1], self._env_proxies)
+            bypass = urllib.request.proxy_bypass_environment(key[1], self._env_proxies)  # type: ignore[attr-defined]
             self._proxies[key] = None if bypass else proxy
         return self._proxies[key]
 
@@ -426,7 +426,7 @@ def _redirect_target(current: URL, location: str) -> URL:
 
 def _allow_all() -> RobotFileParser:
     parser = RobotFileParser()
-    parser.allow_all = True
+    parser.allow_all = True  # type: ignore[attr-defined]  # what RobotFileParser sets for a 401/403
     return parser
 
 

@@ -41,7 +41,7 @@ from .store import Store
 
 __all__ = ["SiteServer", "content_type", "health_report", "is_loopback", "resolve_path"]
 
-log = logging.getLogger("monitor.serve")
+log = logging.getLogger("monitor.web")
 
 UTC = dt.timezone.utc
 
@@ -115,11 +115,13 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 
 def health_report(config: Config, store: Store, *,
-                  next_runs: Mapping[str, dt.datetime | None] | None = None) -> dict[str, Any]:
-    """The ``/healthz`` document: overall status, each source, the last digest, next runs.
+                  next_runs: Mapping[str, dt.datetime | None] | None = None,
+                  publishing: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The ``/healthz`` document: overall status, each source, the last digest, next runs, and
+    the service's publishing state (``publishing``: ok, last error, next retry).
 
-    A source is failing when its last run ended in an error; one failing source makes the
-    whole report ``degraded`` (the service itself is fine: the problem is someone's site).
+    A source is failing when its last run ended in an error; one failing source, or a publish
+    that failed and is waiting for its retry, makes the whole report ``degraded``.
     """
     states = store.source_states()
     sources = []
@@ -142,10 +144,12 @@ def health_report(config: Config, store: Store, *,
     if digests:
         d = digests[0]
         last = {"week_ending": d["week_ending"], "title": d["title"], "built_at": d["built_at"]}
+    publish_ok = publishing is None or bool(publishing.get("ok", True))
     return {
-        "status": "ok" if all(s["ok"] for s in sources) else "degraded",
+        "status": "ok" if all(s["ok"] for s in sources) and publish_ok else "degraded",
         "version": __version__,
         "sources": sources,
+        "publishing": dict(publishing) if publishing is not None else None,
         "last_digest": last,
         "next_runs": {k: _iso(v) for k, v in (next_runs or {}).items()},
     }

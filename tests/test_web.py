@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import parse_config
-from monitor.serve import SiteServer, content_type, health_report, is_loopback, resolve_path
+from monitor.web import SiteServer, content_type, health_report, is_loopback, resolve_path
 from monitor.store import Store
 
 UTC = dt.UTC
@@ -184,7 +184,7 @@ def test_resolve_path_unit(site):
 
 
 def test_healthz_without_provider_and_logs_url(site, caplog):
-    caplog.set_level(logging.INFO, logger="monitor.serve")
+    caplog.set_level(logging.INFO, logger="monitor.web")
     with SiteServer(site, "127.0.0.1", 0) as s:
         status, headers, body = request(s, "GET", "/healthz")
         assert status == 200 and headers["content-type"] == "application/json"
@@ -206,7 +206,7 @@ def test_healthz_provider_error_is_503(site):
 def test_non_loopback_bind_warns(site, caplog):
     assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
     assert not is_loopback("0.0.0.0") and not is_loopback("example.org")
-    caplog.set_level(logging.INFO, logger="monitor.serve")
+    caplog.set_level(logging.INFO, logger="monitor.web")
     with SiteServer(site, "0.0.0.0", 0) as s:
         assert s.url.startswith("http://127.0.0.1:")
     assert any(r.levelno == logging.WARNING and "reachable from other machines" in r.message
@@ -223,7 +223,7 @@ def test_port_in_use_raises(site):
 
 def test_health_report_marks_failing_source(tmp_path):
     from monitor.models import SourceResult
-    from monitor.store import RunWrites
+    from monitor.models import RunWrites
 
     config = parse_config({
         "site": {"title": "T"},

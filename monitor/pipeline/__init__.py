@@ -1,0 +1,165 @@
+"""The pipeline: the one place where the stages are wired, and the application the CLI, the
+service and the demo call (they never touch the store or the publisher directly).
+
+::
+
+    Monitor.open(config)                      the database opened and migrated, sources registered once
+      .fetch(names, due_only=)                the ingest half (ingest.py), one batch of sources:
+          fetch -> extract -> detect -> store     each source a result, never an abort
+      .publish(week_ending= | all_weeks=)     the publish half (publishing.py):
+          select weeks -> read -> build -> present -> render -> write files -> record
+      .posts() .history(url) .states() ...    the reads behind `monitor posts`, `history`, `status`
+    check_url(config, url)                    fetch + extract one URL, storing nothing
+
+The seams: storage is a :class:`~monitor.storage.Storage` (today SQLite, :mod:`monitor.store`);
+parse work goes to a :class:`~monitor.workers.ParsePool` whose owner decides its lifetime (one
+``monitor fetch``, or the whole service); the network (:class:`~monitor.fetch.Fetcher`) and the
+clock are injectable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable, Sequence
+from types import TracebackType
+
+from ..config import Config
+from ..errors import ExtractError, SourceError
+from ..extract import extract, normalize_url
+from ..fetch import Fetcher
+from ..models import Page, Response, SourceResult, SourceState, StoredPost, Version
+from ..storage import Storage
+from ..workers import ParsePool
+from .ingest import POOL_MIN_SOURCES, Clock, Ingest, same_host, user_agent, utcnow, wants_pool
+from .publishing import BuildReport, publish_digests, week_has_content
+
+__all__ = ["POOL_MIN_SOURCES", "BuildReport", "Ingest", "Monitor", "check_url", "publish_digests", "run_once",
+           "same_host", "user_agent", "wants_pool"]
+
+
+class Monitor:
+    """The application: one database, the ingest and publish halves over it, and the reads.
+
+    ``fetcher`` and ``pool`` given by the caller stay the caller's (the service keeps one of each
+    for its whole life); otherwise each :meth:`fetch` makes its own and closes it.
+    """
+
+    def __init__(self, config: Config, store: Storage, *, fetcher: Fetcher | None = None,
+                 pool: ParsePool | None = None, clock: Clock = utcnow, parse_workers: int | None = None):
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.ingest = Ingest(config, store, fetcher=fetcher, clock=clock, pool=pool, parse_workers=parse_workers)
+
+    @classmethod
+    def open(cls, config: Config, *, register: bool = True, busy_timeout: float = 30.0,
+             fetcher: Fetcher | None = None, pool: ParsePool | None = None, clock: Clock = utcnow,
+             parse_workers: int | None = None) -> Monitor:
+        """Open (creating and migrating) the database; with ``register``, record every configured
+        source once (a run then only touches its own sources' rows)."""
+        from ..store import Store  # the SQLite backend; the rest of the pipeline sees only Storage
+
+        store = Store.open(config.database, busy_timeout=busy_timeout)
+        try:
+            if register:
+                store.sync_sources(config.sources, clock())
+        except BaseException:
+            store.close()
+            raise
+        return cls(config, store, fetcher=fetcher, pool=pool, clock=clock, parse_workers=parse_workers)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Monitor:
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- the ingest half ---------------------------------------------------------------------
+
+    async def fetch(self, names: Sequence[str] | None = None, *, due_only: bool = False,
+                    on_result: Callable[[SourceResult], None] | None = None) -> list[SourceResult]:
+        """One pass over the chosen sources (all by default), as one batch."""
+        return await self.ingest.run(names, due_only=due_only, on_result=on_result)
+
+    def fetch_sync(self, names: Sequence[str] | None = None, *, due_only: bool = False,
+                   on_result: Callable[[SourceResult], None] | None = None) -> list[SourceResult]:
+        """:meth:`fetch` in its own event loop (the CLI, the demo)."""
+        return asyncio.run(self.fetch(names, due_only=due_only, on_result=on_result))
+
+    # -- the publish half ---------------------------------------------------------------------
+
+    def publish(self, *, week_ending: dt.date | None = None, all_weeks: bool = False,
+                lead_url: str | None = None, now: dt.datetime | None = None) -> BuildReport:
+        """Build and write the digest of one week (default: the last complete one) or of all weeks."""
+        return publish_digests(self.config, self.store, week_ending=week_ending, all_weeks=all_weeks,
+                               lead_url=lead_url, now=now or self.clock())
+
+    def unpublished_weeks(self, now: dt.datetime) -> list[dt.date]:
+        """Every due week (see :meth:`monitor.digest.Calendar.due_weeks`) not yet recorded, oldest first."""
+        recorded = {r["week_ending"] for r in self.store.digests()}
+        due = self.config.calendar.due_weeks(now, self.store.first_published())
+        return [w for w in due if w.isoformat() not in recorded]
+
+    def is_published(self, week: dt.date) -> bool:
+        return self.store.digest_record(week) is not None
+
+    def week_has_content(self, week: dt.date) -> bool:
+        return week_has_content(self.config, self.store, week)
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    def states(self, names: Sequence[str] | None = None) -> dict[str, SourceState]:
+        return self.store.source_states(names)
+
+    def posts(self, *, source: str | None = None, since: dt.datetime | None = None,
+              changed: bool = False) -> list[StoredPost]:
+        return self.store.posts(source=source, since=since, changed=changed)
+
+    def history(self, url: str) -> list[tuple[StoredPost, list[Version]]]:
+        """Every stored post at ``url`` (any spelling of it) with all its versions, oldest first."""
+        found = self.store.posts_by_url(url, normalize_url(url))
+        versions = self.store.versions_of(p.id for p in found)
+        return [(p, versions[p.id]) for p in found]
+
+    def count_posts(self, source: str | None = None) -> int:
+        return self.store.count_posts(source)
+
+    def digests(self) -> list[dict[str, object]]:
+        return self.store.digests()
+
+
+def run_once(config: Config, store: Storage, names: Sequence[str] | None = None, *, due_only: bool = False,
+             fetcher: Fetcher | None = None, clock: Clock = utcnow,
+             on_result: Callable[[SourceResult], None] | None = None) -> list[SourceResult]:
+    """One pass over the sources of an open store, in its own event loop (tests and benchmarks)."""
+    store.sync_sources(config.sources, clock())
+    monitor = Monitor(config, store, fetcher=fetcher, clock=clock)
+    return monitor.fetch_sync(names, due_only=due_only, on_result=on_result)
+
+
+async def check_url(config: Config, url: str, kind: str = "auto", *, fetcher: Fetcher | None = None,
+                    robots: bool = True) -> list[tuple[Response, Page]]:
+    """Fetch and extract ``url`` (and its discovered feed, on the same host), storing nothing."""
+    own = fetcher is None
+    fetcher = fetcher or Fetcher(config.fetch, user_agent=user_agent(config))
+    out: list[tuple[Response, Page]] = []
+    try:
+        resp = await fetcher.get(url, respect_robots=robots)
+        page = extract(resp.content, url=resp.url, headers=resp.headers, tz=config.timezone,
+                       kind=kind)  # type: ignore[arg-type]
+        out.append((resp, page))
+        if kind == "auto" and page.kind == "html" and page.feed_url and same_host(page.feed_url, resp.url):
+            try:
+                fresp = await fetcher.get(page.feed_url, respect_robots=robots)
+                out.append((fresp, extract(fresp.content, url=fresp.url, headers=fresp.headers,
+                                           tz=config.timezone, kind="feed")))
+            except (SourceError, ExtractError):
+                pass
+    finally:
+        if own:
+            await fetcher.aclose()
+    return out
