@@ -268,6 +268,7 @@ def status(config: Config, fmt: str) -> None:
 @config_option
 def check(config: Config, url: str, kind: str, no_robots: bool) -> None:
     """Fetch URL and print what would be extracted, storing nothing."""
+    from .extract import explain
     from .pipeline import check_url
 
     try:
@@ -281,8 +282,12 @@ def check(config: Config, url: str, kind: str, no_robots: bool) -> None:
             click.echo(f"  page author: {page.author}")
         if page.feed_url:
             click.echo(f"  feed: {page.feed_url}")
-        if page.next_url:
+        why = explain(resp.content, url=resp.url, headers=resp.headers, tz=config.timezone) \
+            if page.kind == "html" else None
+        if page.next_url and why is None:
             click.echo(f"  next page: {page.next_url}")
+        for line in why.lines() if why else ():  # which rule, which next page and why, what was chrome
+            click.echo(f"  {line}")
         for w in page.warnings:
             click.echo(f"  warning: {w}")
         for p in page.posts:

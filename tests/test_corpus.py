@@ -12,6 +12,7 @@ build time) as nothing at all.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -56,22 +57,23 @@ class Corpus:
     setup: str
     variant: str = "base"
     hits: list[str] = field(default_factory=list)
+    root: Path | None = None  # serve this folder instead (a test's own changed copy of a page)
 
     def path_for(self, target: str) -> Path | None:
         path = urlsplit(target).path
         if path.endswith("/"):
             path += "index.html"
-        root = (CORPUS / self.setup / self.variant).resolve()
+        root = (self.root or CORPUS / self.setup / self.variant).resolve()
         file = (root / path.lstrip("/")).resolve()
         return file if file.is_file() and root in file.parents else None
 
 
-@pytest.fixture
-def corpus_server(request) -> Iterator[tuple[Corpus, str]]:
-    corpus = Corpus(request.param)
+@contextlib.contextmanager
+def serve_corpus(corpus: Corpus) -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 serving ``corpus``; yields its base URL."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
+        def do_GET(self) -> None:  # http.server's name
             corpus.hits.append(self.path)
             file = corpus.path_for(self.path)
             body = file.read_bytes() if file else b"<html><body><h1>Not found</h1></body></html>"
@@ -89,10 +91,17 @@ def corpus_server(request) -> Iterator[tuple[Corpus, str]]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield corpus, f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def corpus_server(request) -> Iterator[tuple[Corpus, str]]:
+    corpus = Corpus(request.param)
+    with serve_corpus(corpus) as base:
+        yield corpus, base
 
 
 def first_page(setup: str, slug: str) -> str:

@@ -44,7 +44,7 @@ from ..models import Page, PostData
 from .identity import normalize_url, wp_post_id
 from .sourceline import MONTH_PATTERN, MONTHS, collapse, parse_source_line, split_excerpt
 
-__all__ = ["extract_html", "html_to_plain", "html_to_text", "parse_date_text", "parse_machine_date"]
+__all__ = ["Explanation", "NextLink", "archive_key", "explain_html", "extract_html", "html_to_plain", "html_to_text", "parse_date_text", "parse_machine_date"]
 
 Node = LexborNode
 
@@ -570,7 +570,13 @@ def _page_number(node: Node) -> int | None:
 
 def _numbered_next(tree: LexborHTMLParser) -> Iterator[tuple[Node, str]]:
     """In a page-number block: the link numbered one past the current page's marker."""
-    for pager in tree.css(_PAGER):
+    seen: set[int] = set()
+    for hit in tree.css(_PAGER):
+        # a class on the numbers themselves (".page-numbers"): their parent holds them all
+        pager = hit.parent if (hit.tag == "a" or hit.css_first("a[href]") is None) and hit.parent else hit
+        if pager.mem_id in seen:
+            continue
+        seen.add(pager.mem_id)
         current = next((n for c in pager.css(_CURRENT) if (n := _page_number(c)) is not None), None)
         if current is None:
             # the current page is often the one number that is not a link
@@ -669,11 +675,6 @@ def next_link(tree: LexborHTMLParser, base: str, page_url: str, selector: str | 
             continue
         return NextLink(href, why), refused
     return None, refused
-
-
-def _next_url(tree: LexborHTMLParser, base: str, page_url: str, selector: str | None) -> str | None:
-    link, _ = next_link(tree, base, page_url, selector)
-    return link.url if link else None
 
 
 def _page_author(tree: LexborHTMLParser, page_url: str, lines: Callable[[], list[_Line]]) -> str | None:
@@ -1217,11 +1218,13 @@ def _groups(body: Node) -> Iterable[list[list[Node]]]:
                 yield [[kept[i]] for i in idx]
 
 
-def _rule_generic(tree: LexborHTMLParser, base: str, tz: ZoneInfo) -> list[_Found]:
+def _rule_generic(tree: LexborHTMLParser, base: str, tz: ZoneInfo, notes: list[str] | None = None) -> list[_Found]:
+    """The best-scoring group of repeated blocks (``notes``, when given, gets a line saying which)."""
     body = tree.body
     if body is None:
         return []
     best: tuple[float, list[_Found]] | None = None
+    chosen: list[list[Node]] = []
     for segs in _groups(body):
         quick = [s for s in segs if _first(s, "a[href]") is not None]
         if len(quick) < 2 or len(quick) < 0.6 * len(segs):
@@ -1246,21 +1249,106 @@ def _rule_generic(tree: LexborHTMLParser, base: str, tz: ZoneInfo) -> list[_Foun
                 continue
             score = 0.5 * len(found)
             if best is None or score > best[0]:
-                best = (score, found)
+                best, chosen = (score, found), segs
             continue
         score = sum(
             (3 if f.in_heading else 1) + (2 if f.published else 0) + (2 if len(f.excerpt) >= 60 else 0)
             for f in found
         )
         if best is None or score > best[0]:
-            best = (score, found)
+            best, chosen = (score, found), segs
+    if notes is not None and best is not None:
+        notes.append(f"{len(chosen)} repeated blocks <{_describe(chosen[0][0])}> holding a title link "
+                     f"({sum(1 for f in best[1] if f.published)} dated, "
+                     f"{sum(1 for f in best[1] if f.excerpt)} with a summary)")
     return best[1] if best else []
 
 
 # --- entry point -----------------------------------------------------------------------------
 
+def _describe(node: Node) -> str:
+    """``tag#id.class.class`` of a node, for explanations."""
+    attrs = node.attributes
+    out = node.tag or "?"
+    if ident := attrs.get("id"):
+        out += f"#{ident}"
+    out += "".join(f".{c}" for c in (attrs.get("class") or "").split()[:3])
+    return out
+
+
+def _chrome_blocks(tree: LexborHTMLParser, limit: int = 20) -> list[str]:
+    """The outermost blocks skipped as site chrome, in page order, as ``<tag#id.class> "first words"``."""
+    out: list[str] = []
+    if tree.body is None:
+        return out
+    stack = list(reversed(list(tree.body.iter())))
+    while stack and len(out) < limit:
+        node = stack.pop()
+        tag = node.tag
+        if not tag or tag.startswith("-") or tag in _NEVER:
+            continue
+        if is_chrome(node):
+            words = collapse(node.text())[:50]
+            out.append(f"<{_describe(node)}>" + (f" {words!r}" if words else ""))
+        else:
+            stack.extend(reversed(list(node.iter())))
+    return out
+
+
+_RULE_WHAT = {
+    "hatom": "the classic-theme layout (hAtom: article.hentry / .entry-title a / .entry-summary)",
+    "block": "the WordPress block-theme layout (li.wp-block-post / .wp-block-post-title a)",
+    "mf2": "the microformats2 layout (.h-entry / .p-name / .u-url / .dt-published / .p-summary)",
+    "text": "the text layout (a title link, then a \"Posted on:\" line, then the excerpt)",
+    "generic": "repeated blocks",
+    "selectors": "the source's own CSS selectors",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """What :func:`extract_html` did with a page and why, for ``monitor check``: the page itself,
+    the rules tried before the one that matched, which rule matched and on what, the older-posts
+    link it will follow and why, the links that looked like one but are not followed, and the
+    blocks skipped as site chrome."""
+
+    page: Page
+    tried: tuple[str, ...]  # rules that found nothing, in the order tried
+    matched: str  # a sentence: which rule and what it matched ("" when none did)
+    next_why: str  # why page.next_url was taken ("" when there is none)
+    refused_next: tuple[str, ...]  # pagination-looking links not followed, each with the reason
+    chrome: tuple[str, ...]  # outermost blocks skipped as chrome
+
+    def lines(self) -> list[str]:
+        """The explanation as lines of text."""
+        out = []
+        if self.tried:
+            out.append("tried first, found nothing: " + ", ".join(self.tried))
+        out.append(f"matched: {self.matched}" if self.matched else "matched: no rule found posts")
+        if self.page.next_url:
+            out.append(f"next page: {self.page.next_url} (because {self.next_why})")
+        else:
+            out.append("next page: none found")
+        out.extend(f"not followed: {r}" for r in self.refused_next)
+        out.extend(f"skipped as chrome: {c}" for c in self.chrome)
+        return out
+
+
 def extract_html(text: str, *, url: str, tz: ZoneInfo, selectors: Selectors | None = None) -> Page:
     """Posts on one HTML page (newest first, as shown). Zero posts is not an error here."""
+    return _extract_html(text, url=url, tz=tz, selectors=selectors, explain=False)[0]
+
+
+def explain_html(text: str, *, url: str, tz: ZoneInfo, selectors: Selectors | None = None) -> Explanation:
+    """:func:`extract_html` with its reasons (see :class:`Explanation`)."""
+    _, explanation = _extract_html(text, url=url, tz=tz, selectors=selectors, explain=True)
+    assert explanation is not None
+    return explanation
+
+
+def _extract_html(
+    text: str, *, url: str, tz: ZoneInfo, selectors: Selectors | None, explain: bool
+) -> tuple[Page, Explanation | None]:
     if (why := too_complex(text)) is not None:
         raise ExtractError(f"page not read: {why}", url=url)
     try:
@@ -1278,6 +1366,8 @@ def extract_html(text: str, *, url: str, tz: ZoneInfo, selectors: Selectors | No
     page_author = _page_author(tree, url, page_lines) or ""
     found: list[_Found] = []
     rule = "none"
+    tried: list[str] = []
+    notes: list[str] | None = [] if explain else None
     if selectors is not None:
         found, rule = _rule_profile(tree, selectors, base, tz, user=True), "selectors"
     else:
@@ -1286,19 +1376,32 @@ def extract_html(text: str, *, url: str, tz: ZoneInfo, selectors: Selectors | No
             ("block", lambda: _rule_profile(tree, _BLOCK_THEME, base, tz, user=False)),
             ("mf2", lambda: _rule_profile(tree, _MF2, base, tz, user=False)),
             ("text", lambda: _rule_text(page_lines(), base, tz)),
-            ("generic", lambda: _rule_generic(tree, base, tz)),
+            ("generic", lambda: _rule_generic(tree, base, tz, notes)),
         ):
             found = run()
             if found:
                 rule = name
                 break
+            tried.append(name)
     posts, warnings = _to_posts(found, page_author)
-    return Page(
+    link, refused = next_link(tree, base, url, selectors.next if selectors else None)
+    page = Page(
         kind="html",
         posts=posts,
         rule=rule if posts else "none",
-        next_url=_next_url(tree, base, url, selectors.next if selectors else None),
+        next_url=link.url if link else None,
         feed_url=_feed_url(tree, base, url),
         author=page_author or None,
         warnings=tuple(warnings),
+    )
+    if not explain:
+        return page, None
+    matched = ""
+    if posts:
+        matched = f"{rule}: {len(posts)} posts by {_RULE_WHAT.get(rule, rule)}"
+        if notes:
+            matched += ": " + "; ".join(notes)
+    return page, Explanation(
+        page=page, tried=tuple(tried), matched=matched, next_why=link.why if link else "",
+        refused_next=tuple(refused), chrome=tuple(_chrome_blocks(tree)),
     )
