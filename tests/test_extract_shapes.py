@@ -173,3 +173,16 @@ def test_a_page_with_no_posts_stays_empty():
     page = run('<main><h1>Anne</h1><p>No posts yet.</p><nav><a href="/author/anne-singleton2.html">›</a></nav>'
                '</main>')
     assert page.posts == () and page.rule == "none"
+
+
+def test_a_category_line_and_a_byline_are_not_excerpt():
+    meta = '<p class="x">In <a href="/category/news.html">News</a>.</p><p>By Anne Singleton</p>'
+    page = run(f'<ol>{hentry(1, meta)}{hentry(2, meta)}</ol>')
+    assert [p.excerpt[:21] for p in page.posts] == ["Story 1: The families"] * 2
+
+
+@pytest.mark.parametrize("text", ["Sat 25 April 2020", "Saturday, April 25, 2020", "Published: Sat 25 Apr 2020"])
+def test_weekday_dates(text):
+    items = "".join(f'<div class="item"><h2><a href="/p{n}/">Title {n}</a></h2><p>{text}</p><p>{TEXT}</p></div>'
+                    for n in (1, 2))
+    assert [p.published for p in run(items).posts] == [dt.datetime(2020, 4, 25, tzinfo=dt.UTC)] * 2

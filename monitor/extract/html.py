@@ -79,7 +79,8 @@ def parse_date_text(text: str) -> dt.date | None:
 
     Understands ``2020/10/28``, ``2020-10-28``, ``October 28, 2020``, ``Oct 28 2020``,
     ``28 October 2020``, ``28th of October 2020`` and ``28/10/2020`` (day first, unless the second
-    number cannot be a month).
+    number cannot be a month); a weekday before it ("Sat 25 April 2020", "Saturday, April 25, 2020")
+    is passed over, since the date is searched for, not matched from the start.
     """
     found: list[tuple[int, dt.date]] = []
     if (m := _YMD.search(text)) and (d := _date(int(m[1]), int(m[2]), int(m[3]))):
@@ -404,9 +405,17 @@ def _lines(roots: Iterable[Node], skip: Callable[[Node], bool]) -> list[_Line]:
     return lines
 
 
+# "In News.", "Filed in News, Politics": a post's category line (its words are mostly links)
+_CATEGORY_LINE = re.compile(r"^(?:(?:posted|filed|published)\s+)?in\s+\S.{0,60}$", re.IGNORECASE)
+
+
+def _is_category_line(line: _Line) -> bool:
+    return len(line.text) <= 70 and line.link_share() >= 0.4 and _CATEGORY_LINE.match(line.text) is not None
+
+
 def _excerpt_from_lines(lines: Sequence[_Line]) -> tuple[str, str | None]:
-    """(text, trailing link text) of excerpt lines, meta lines dropped."""
-    kept = [ln for ln in lines if not _is_noise_line(ln.text)]
+    """(text, trailing link text) of excerpt lines, meta lines (noise, category lines) dropped."""
+    kept = [ln for ln in lines if not _is_noise_line(ln.text) and not _is_category_line(ln)]
     text = collapse(" ".join(ln.text for ln in kept))
     cut = max(0, len(text) - _TRAILING_MORE_SPAN)
     if "read" in text[cut:].lower():  # a word of each of its phrases: a quick test
