@@ -410,7 +410,8 @@ _CATEGORY_LINE = re.compile(r"^(?:(?:posted|filed|published)\s+)?in\s+\S.{0,60}$
 
 
 def _is_category_line(line: _Line) -> bool:
-    return len(line.text) <= 70 and line.link_share() >= 0.4 and _CATEGORY_LINE.match(line.text) is not None
+    text = line.text
+    return len(text) <= 70 and _CATEGORY_LINE.match(text) is not None and line.link_share() >= 0.4
 
 
 def _excerpt_from_lines(lines: Sequence[_Line]) -> tuple[str, str | None]:
@@ -535,15 +536,11 @@ def _feed_url(tree: LexborHTMLParser, base: str, page_url: str) -> str | None:
     return None
 
 
-# Pagination links by shape: an arrow alone, a page number, a page-number class.
+# Pagination links by shape: an arrow alone, a page number after the current page's marker.
 _NEXT_ARROW = re.compile(r"^\s*(?:[›»→⟩〉⟫≫>]+|next\s*[›»→⟩>]*|older\s*[›»→⟩>]*)\s*$", re.IGNORECASE)
-_PAGER = (
-    ".pagination, .page-numbers, .pager, .paginator, .paging, .nav-links, .md-pagination, "
-    "[class*=pagination], [class*=pager], nav[aria-label*=agination]"
-)
-_CURRENT = "[aria-current=page], .current, .active, .is-current, [class*=current]"
+_CURRENT_CLASS = re.compile(r"current|active", re.IGNORECASE)
 # what a page's own number looks like in its URL: /page/2/, name2.html, index-1.html, ?paged=2
-_PAGE_PART = re.compile(r"/page/\d+/?$|(?<=[a-z])\d+(?=\.html?$)|(?:^|/)index(?:-\d+)?\.html?$|/$", re.IGNORECASE)
+_PAGE_PART = re.compile(r"/page/\d+/?$|(?<=[a-z])\d+(?=\.html?$)|(?:^|/)index(?:-\d+)?\.html?$|/$", re.I)
 _PAGE_QUERY = frozenset(("paged", "page", "pg", "p-page", "start", "offset"))
 
 
@@ -577,29 +574,27 @@ def _page_number(node: Node) -> int | None:
     return int(text) if text.isdigit() and len(text) < 5 else None
 
 
-def _numbered_next(tree: LexborHTMLParser) -> Iterator[tuple[Node, str]]:
-    """In a page-number block: the link numbered one past the current page's marker."""
-    seen: set[int] = set()
-    for hit in tree.css(_PAGER):
-        # a class on the numbers themselves (".page-numbers"): their parent holds them all
-        pager = hit.parent if (hit.tag == "a" or hit.css_first("a[href]") is None) and hit.parent else hit
-        if pager.mem_id in seen:
+def _current_number(link: Node) -> int | None:
+    """The current page's number beside a numbered link: a sibling (or a sibling item's content)
+    that is a number but not a link (``<span class="current">1</span>``, ``aria-current``)."""
+    holder = link.parent
+    if holder is not None and holder.tag == "li":  # <li><a>2</a></li>: the numbers are the items
+        holder = holder.parent
+    if holder is None:
+        return None
+    for child in holder.iter():
+        if child.tag in (None, "a") or (child.tag or "").startswith("-"):
             continue
-        seen.add(pager.mem_id)
-        current = next((n for c in pager.css(_CURRENT) if (n := _page_number(c)) is not None), None)
-        if current is None:
-            # the current page is often the one number that is not a link
-            current = next((n for c in pager.css("span, strong, em, b, li") if c.css_first("a") is None
-                            and (n := _page_number(c)) is not None), None)
-        links = [(a, _page_number(a)) for a in pager.css("a[href]")]
-        if current is not None:
-            for a, n in links:
-                if n == current + 1:
-                    yield a, f"page number {n} after the current page {current} in the page numbers"
-        for a, _ in links:
-            classes = (a.attributes.get("class") or "").lower()
-            if "next" in classes.split() or any(c.endswith(("-next", "__next", "_next")) for c in classes.split()):
-                yield a, f"a link classed {classes!r} in the page numbers"
+        if child.css_first("a") is not None:
+            continue
+        n = _page_number(child)
+        if n is None:
+            continue
+        attrs = child.attributes
+        if attrs.get("aria-current") or _CURRENT_CLASS.search(attrs.get("class") or "") or child.tag in (
+                "span", "strong", "em", "b", "li"):
+            return n
+    return None
 
 
 _AUTHOR_PART = re.compile(r"/(?:author|authors|writers?|contributors?|people|profile|members?|users?)/[^/]+",
@@ -627,21 +622,28 @@ def _next_candidates(tree: LexborHTMLParser) -> Iterator[tuple[Node, str, bool]]
     """(link, why, strong) for links that may lead to older posts, best first (each kind looked for
     only when needed). A strong link says "older posts" in words or by a pagination class: it may
     leave the archive's path (``/author/anne/`` -> ``/page/2/``) but never for another author's.
-    A weak one (the document's ``<link rel=next>``, an arrow, a page number) must stay in the
+    A weak one (the document's ``<link rel=next>``, a page number, an arrow) must stay in the
     archive (:func:`archive_key`)."""
     for sel in _NEXT_SELECTORS:
         weak = sel == "link[rel~=next]"
         yield from ((n, f"it matches {sel!r}", not weak) for n in tree.css(sel))
-    for a in tree.css("a[href]"):
+    numbered: list[tuple[Node, int]] = []
+    arrows: list[tuple[Node, str]] = []
+    for a in tree.css("a[href]"):  # one pass: words first, numbers and arrows kept for after
         text = collapse(a.text())
         if _OLDER.match(text):
             yield a, f"its text {text!r} says older posts", True
-    for a, why in _numbered_next(tree):
-        yield a, why, False
-    for a in tree.css("a[href]"):
-        text = collapse(a.text()) or collapse(a.attributes.get("aria-label") or "")
-        if text and _NEXT_ARROW.match(text) and not _in_chrome_nav_menu(a):
-            yield a, f"its text is the forward arrow {text!r}", False
+        elif text.isdigit() and len(text) < 5:
+            numbered.append((a, int(text)))
+        elif (shown := text or collapse(a.attributes.get("aria-label") or "")) and _NEXT_ARROW.match(shown):
+            arrows.append((a, shown))
+    for a, n in numbered:
+        current = _current_number(a)
+        if current is not None and n == current + 1:
+            yield a, f"page number {n} after the current page {current} in the page numbers", False
+    for a, shown in arrows:
+        if not _in_chrome_nav_menu(a):
+            yield a, f"its text is the forward arrow {shown!r}", False
 
 
 def _in_chrome_nav_menu(node: Node) -> bool:
@@ -884,9 +886,10 @@ def _strip_dates(text: str) -> str:
 
 def _is_date_line(text: str) -> bool:
     """A short line that is a date plus a few words ("October 28, 2020 · 4 min read")."""
-    if len(text) > 80 or parse_date_text(text) is None or parse_source_line(text) is not None:
-        return False  # "Iran Interlink, October 27 2020:… Families ask to visit." is an excerpt
-    return len(re.findall(r"\w+", _strip_dates(text))) <= 6
+    if len(text) > 80 or parse_date_text(text) is None or len(re.findall(r"\w+", _strip_dates(text))) > 6:
+        return False
+    # "Iran Interlink, October 27 2020:… Families ask to visit." is an excerpt
+    return parse_source_line(text) is None
 
 
 def _date_of(
@@ -1034,8 +1037,7 @@ def _to_posts(found: Sequence[_Found], page_author: str) -> tuple[tuple[PostData
 _HATOM = Selectors(
     post=(
         "article.hentry, article.post, article.type-post, article[id^=post-], "
-        "div.hentry, div.post, div.type-post, article:has(> header .entry-title a[href]), "
-        "article:has(> .entry-title a[href])"
+        "div.hentry, div.post, div.type-post, aside article"
     ),
     title=".entry-title",
     link=".entry-title a[href], a[rel=bookmark]",
