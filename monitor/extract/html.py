@@ -7,19 +7,36 @@ Rules, tried in this order; the first that finds posts names :attr:`Page.rule`:
                ``time.published|.entry-date[datetime]``, ``.entry-summary`` / ``.entry-content``.
 ``block``      block themes: ``li.wp-block-post``, ``.wp-block-post-title a``,
                ``.wp-block-post-date time``, ``.wp-block-post-excerpt``.
+``mf2``        microformats2 (IndieWeb themes, Nikola): ``.h-entry``, ``.p-name``, ``.u-url``,
+               ``.dt-published``, ``.p-summary`` / ``.e-content``.
 ``text``       markup-free layouts (Iran Interlink): a title link on its own line, then a
                "Posted on: 2020/10/28" line (an EMPTY "Posted on:" means the same day as the post
                above: WordPress prints a date once per day), then the excerpt lines.
 ``generic``    anything else: repeated sibling blocks (same tag and class signature, at least two)
                that each hold a title link, and a date and/or a summary; the best-scoring group
                wins. A run of sibling headings (``h2 > a`` followed by loose paragraphs) counts as
-               a group too, each heading taking the siblings up to the next one.
+               a group too, each heading taking the siblings up to the next one; a run of three or
+               more bare title headings (a minimal theme's list) counts only when nothing better does.
+
+A layout rule (selectors, hatom, block, mf2, text) is enough with one post (the last page of an
+archive often has one); the generic finder needs a repeated block. A card whose link wraps heading,
+excerpt and meta is titled by its heading. An ``<aside>`` holding a post-shaped block (an article
+with a title link: a theme's "featured" newest post) is content, not chrome.
+
+Pagination (:func:`next_link`): "Older posts" in words or by class (``.nav-previous``,
+``a.next.page-numbers``, ``rel=next`` on a link in the page) first, then the document's
+``<link rel=next>``, the page number one past the current page's marker, and a forward arrow
+(``›``, ``»``, ``→``, ``⟩``). The last three must stay inside the archive (:func:`archive_key`: the
+same host, path and query once the page number is taken out), and no link is followed into another
+author's archive. :func:`explain_html` says which rule matched, which link is followed and why,
+what was turned down and what was skipped as chrome (``monitor check``).
 
 The known themes are only fast paths: every field the theme rule does not find falls back to the
 same general signals the generic rule uses. Site chrome (``nav``, ``aside``, the page header and
 footer, sidebars, widgets, menus, comment areas, share buttons) is never read for posts, and post
-meta (comment counts, "Continue reading", bylines, relative times, category links) never leaks into
-an excerpt. Every walk over the tree is iterative, so 10,000-deep markup cannot hit the recursion
+meta (a post's ``footer`` / ``address`` / ``.post-info`` / ``.entry-meta`` block, comment counts,
+"Continue reading", "By …" bylines, relative times, "In News." category lines) never leaks into an
+excerpt. Every walk over the tree is iterative, so 10,000-deep markup cannot hit the recursion
 limit; markup that would make the parser itself take minutes (100,000 levels, 50,000 attributes on
 a tag: :mod:`monitor.markup`) is refused before parsing (a feed summary is then read as plain text).
 """
