@@ -242,6 +242,7 @@ def status(config: Config, fmt: str) -> None:
     with _open(config) as app:
         states = app.states()
         counts = {s.name: app.count_posts(s.name) for s in config.sources}
+        publishing = app.publishing()
     rows = []
     for s in config.sources:
         st = states[s.name]
@@ -255,6 +256,9 @@ def status(config: Config, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
+    if publishing is not None and not publishing.ok:
+        retry = f", retried at {_dt(publishing.retry_at)}" if publishing.retry_at else ""
+        click.echo(f"publishing: failed at {_dt(publishing.attempted_at)}: {publishing.last_error}{retry}")
     for r in rows:
         click.echo(f"{r['source']}: {r['result']}, {r['posts']} posts, last run {r['last_run'] or '-'}, "
                    f"next due {r['next_due'] or 'now'}" + (f"\n  last error: {r['last_error']}"

@@ -29,22 +29,46 @@ can be told apart from an edit.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 import difflib
 import functools
 import hashlib
 import html
 import re
 import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from .models import Decision, FieldChange, PostData, PostWrite, RunWrites, SourceResult, SourceState, StoredPost
+from .models import (
+    Decision,
+    FieldChange,
+    PostData,
+    PostWrite,
+    RunWrites,
+    SourceResult,
+    SourceState,
+    StoredPost,
+)
 from .schedule import next_due
 
-__all__ = ["HASH_VERSION", "content_text", "date_key", "decide", "excerpt_source", "normalize_text", "post_hash",
-           "post_write", "word_diff", "FULL_SWEEP_EVERY", "MIN_POST_SHARE", "SHRUNK_ACCEPT_RUNS", "PostCount",
-           "check_post_count", "needs_full_sweep", "run_writes"]
+__all__ = [
+    "FULL_SWEEP_EVERY",
+    "HASH_VERSION",
+    "MIN_POST_SHARE",
+    "SHRUNK_ACCEPT_RUNS",
+    "PostCount",
+    "check_post_count",
+    "content_text",
+    "date_key",
+    "decide",
+    "excerpt_source",
+    "needs_full_sweep",
+    "normalize_text",
+    "post_hash",
+    "post_write",
+    "run_writes",
+    "word_diff",
+]
 
 HASH_VERSION = 1
 
@@ -126,7 +150,7 @@ def date_key(published: dt.datetime | None, date_only: bool, tz: ZoneInfo) -> st
         return ""
     if date_only:
         return published.astimezone(tz).date().isoformat()
-    return published.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+    return published.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
 def post_hash(title: str, excerpt: str, content: str, published: dt.datetime | None,

@@ -29,24 +29,24 @@ rest of the code and the user only ever see these types::
 from __future__ import annotations
 
 __all__ = [
-    "MonitorError",
-    "ConfigError",
-    "SourceError",
-    "FetchError",
-    "ConnectFailed",
-    "FetchTimeout",
-    "HTTPStatusError",
-    "NotFound",
-    "RateLimited",
-    "TooLarge",
+    "AlreadyRunning",
     "BadRedirect",
-    "RobotsDisallowed",
+    "ConfigError",
+    "ConnectFailed",
     "ExtractError",
     "FeedError",
+    "FetchError",
+    "FetchTimeout",
+    "HTTPStatusError",
+    "MonitorError",
     "NoPostsFound",
-    "StorageError",
+    "NotFound",
     "PublishError",
-    "AlreadyRunning",
+    "RateLimited",
+    "RobotsDisallowed",
+    "SourceError",
+    "StorageError",
+    "TooLarge",
 ]
 
 

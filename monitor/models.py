@@ -2,12 +2,14 @@
 
 Stages never reach into each other's internals; they hand over these values::
 
-    fetch.Fetcher.get()      -> Response          (bytes + headers, or a 304)
-    extract.extract()        -> Page              (PostData found on one page/feed)
-    store.Store              <- PostData, -> StoredPost / Version / RunRecord
-    detect.decide()          -> Decision          (new / changed / unchanged + diff)
-    digest.build_digest()    -> Digest            (pure: posts + changes for a week)
-    publish.publish()        <- Digest            (files on disk)
+    fetch.Fetcher.get()          -> Response        (bytes + headers, or a 304)
+    extract.extract()            -> Page            (PostData found on one page/feed)
+    detect.decide()              -> Decision        (new / changed / unchanged + diff)
+    detect.post_write/run_writes -> PostWrite, RunWrites (complete rows, written as given)
+    storage.Storage              <- RunWrites, -> StoredPost / Version / SourceState
+    digest.build_digest()        -> Digest          (pure: posts + changes for a week)
+    digest.present()             -> DigestView      (what the pages and feeds say)
+    publish.render_site()        <- DigestView ...  -> bytes by path; publish.write_files()
 
 All datetimes are timezone-aware. ``date_only`` marks a date that came without
 a time ("Posted on: 2020/10/28"): it is 00:00 of that day in the configured
@@ -257,3 +259,13 @@ class RunWrites:
     feed_url: str | None = None  # discovered author feed
     last_full_at: dt.datetime | None = None  # the last run that read every page
     shrunk: tuple[int, int] = (0, 0)  # (shrunk_count, shrunk_runs) to remember; (0, 0) forgets
+
+
+@dataclass(frozen=True)
+class PublishingState:
+    """The service's last publish pass: ok, or the error and when it is retried."""
+
+    attempted_at: dt.datetime | None
+    ok: bool
+    last_error: str | None = None
+    retry_at: dt.datetime | None = None

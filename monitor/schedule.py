@@ -10,7 +10,7 @@ import datetime as dt
 import random
 from collections.abc import Callable
 
-__all__ = ["next_due", "is_due", "backoff_delay"]
+__all__ = ["backoff_delay", "is_due", "next_due"]
 
 
 def backoff_delay(every: float, failures: int, backoff_max: float) -> float:

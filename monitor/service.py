@@ -53,6 +53,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import heapq
 import logging
 import os
 import signal
@@ -71,24 +72,28 @@ from apscheduler.triggers.interval import IntervalTrigger
 from .config import Config
 from .errors import AlreadyRunning, MonitorError
 from .lock import DatabaseLock
-from .models import SourceResult, SourceState
+from .models import PublishingState, SourceResult, SourceState
 from .schedule import backoff_delay
 from .web import SiteServer, health_report
 
 __all__ = [
     "FAKE_NOW_ENV",
+    "TICK_SECONDS",
     "Service",
     "build_scheduler",
     "clock_from_env",
     "run_service",
-    "TICK_SECONDS",
 ]
 
 log = logging.getLogger("monitor.service")
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 Clock = Callable[[], dt.datetime]
 FAKE_NOW_ENV = "MONITOR_FAKE_NOW"
+#: A source never run is due at once.
+_NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
+#: A source whose batch ended without its result (the database was locked, say) is tried again then.
+RETRY_UNREPORTED = 60.0
 #: A failed publish is retried after 1 min, then 2, 4, ... up to 1 h (schedule.backoff_delay).
 PUBLISH_RETRY_FIRST = 60.0
 PUBLISH_RETRY_MAX = 3600.0
@@ -150,6 +155,7 @@ class App(Protocol):
     def states(self, names: Sequence[str] | None = None) -> dict[str, SourceState]: ...
     def unpublished_weeks(self, now: dt.datetime) -> list[dt.date]: ...
     def is_published(self, week: dt.date) -> bool: ...
+    def record_publishing(self, state: PublishingState) -> None: ...
 
 
 class Publisher(Protocol):
@@ -188,9 +194,11 @@ class Service:
         self.failed_publishes = 0
         self.last_publish_error: str | None = None
         self.scheduler: AsyncIOScheduler | None = None
-        #: each source's next due time; None: never run (due now)
-        self._due: dict[str, dt.datetime | None] | None = None
-        self._next_wake: dt.datetime | None = None
+        #: each source's next due time (never run: the earliest time), and a heap of the same
+        #: (time, config index, name) with stale entries skipped when popped
+        self._due: dict[str, dt.datetime] | None = None
+        self._heap: list[tuple[dt.datetime, int, str]] = []
+        self._order = {s.name: i for i, s in enumerate(config.sources)}
         self._inflight: dict[str, asyncio.Task[list[SourceResult]]] = {}
         self._batches: set[asyncio.Task[list[SourceResult]]] = set()
         self._publishing: asyncio.Task[bool] | None = None
@@ -213,27 +221,32 @@ class Service:
 
     # -- fetching -----------------------------------------------------------------------
 
-    def _load_schedule(self) -> dict[str, dt.datetime | None]:
+    def _load_schedule(self) -> dict[str, dt.datetime]:
         if self._due is None:
             states = self.app.states()
-            due: dict[str, dt.datetime | None] = {}
+            self._due = {}
             for s in self.config.sources:
                 st = states.get(s.name)
-                due[s.name] = None if st is None else max(
-                    (t for t in (st.next_due_at, st.retry_after_until) if t is not None), default=None)
-            self._due = due
-            self._next_wake = None
+                times = [t for t in (st.next_due_at, st.retry_after_until) if t is not None] if st else []
+                self._set_due(s.name, max(times, default=_NEVER))
         return self._due
 
+    def _set_due(self, name: str, when: dt.datetime) -> None:
+        assert self._due is not None
+        self._due[name] = when
+        heapq.heappush(self._heap, (when, self._order[name], name))
+
     def due_now(self, now: dt.datetime) -> list[str]:
-        """Sources due at ``now`` and not running, in config order. O(1) while nothing is due."""
+        """Sources due at ``now`` and not running, in config order: O(1) while nothing is due,
+        O(k log n) for k due sources (a source's entry leaves the heap while it runs and comes
+        back with its result's next due time)."""
         due = self._load_schedule()
-        if self._next_wake is not None and now < self._next_wake:
-            return []
-        names = [n for n, t in due.items() if (t is None or t <= now) and n not in self._inflight]
-        waiting = [t for n, t in due.items() if t is not None and t > now and n not in self._inflight]
-        self._next_wake = min(waiting) if waiting and not names and not self._inflight else None
-        return names
+        heap, names = self._heap, []
+        while heap and heap[0][0] <= now:
+            when, _, name = heapq.heappop(heap)
+            if due.get(name) == when and name not in self._inflight:
+                names.append(name)
+        return sorted(names, key=self._order.__getitem__)
 
     def start_due(self) -> list[asyncio.Task[list[SourceResult]]]:
         """Start one batch of every due source that is not already running; don't wait for it."""
@@ -253,8 +266,10 @@ class Service:
         def done(t: asyncio.Task[list[SourceResult]]) -> None:
             self._batches.discard(t)
             for n in names:
-                if self._inflight.get(n) is t:
-                    del self._inflight[n]  # a source that did not report (cancelled, crashed)
+                if self._inflight.get(n) is t:  # a source that did not report (cancelled, crashed)
+                    del self._inflight[n]
+                    if self._due is not None and not self.stopping:
+                        self._set_due(n, self.clock() + dt.timedelta(seconds=RETRY_UNREPORTED))
 
         task.add_done_callback(done)
         return task
@@ -280,10 +295,9 @@ class Service:
         return results
 
     def _on_result(self, r: SourceResult) -> None:
-        if self._due is not None and r.source in self._due:
-            self._due[r.source] = r.next_due_at
-            self._next_wake = None
         self._inflight.pop(r.source, None)
+        if self._due is not None and r.source in self._due:
+            self._set_due(r.source, r.next_due_at or self.clock())
         if r.status != "error":
             return
         self.failed_sources += 1
@@ -338,7 +352,16 @@ class Service:
             self.last_publish_error = None
         else:
             self._schedule_retry()
+        self._record_publishing(ok)
         return ok
+
+    def _record_publishing(self, ok: bool) -> None:
+        """Remember this pass in the database, so `monitor status` shows a failing publish too."""
+        try:
+            self.app.record_publishing(PublishingState(self.clock(), ok, self.last_publish_error,
+                                                       self._publish_retry_at))
+        except MonitorError as e:
+            log.error("could not record the publishing state: %s", e.reason)
 
     def _schedule_retry(self) -> None:
         """A failed publish is tried again by a later tick: 1 min, 2, 4, … up to 1 h."""
@@ -414,12 +437,14 @@ class Service:
                 self.last_publish_error = e.reason
                 ok = False
                 self._schedule_retry()
+                self._record_publishing(ok)
             except Exception as e:  # noqa: BLE001 -- logged with its traceback; retried
                 log.error("internal error while publishing: %s: %s\n%s", type(e).__name__, e,
                           traceback.format_exc())
                 self.last_publish_error = f"internal error {type(e).__name__}: {e}"
                 ok = False
                 self._schedule_retry()
+                self._record_publishing(ok)
             if not self._publish_again or self.stopping:
                 return ok
 
@@ -504,7 +529,7 @@ class Service:
         if self.scheduler is not None:
             for job in self.scheduler.get_jobs():
                 out[job.id] = getattr(job, "next_run_time", None)
-        dues = [t for t in (self._due or {}).values() if t is not None]
+        dues = [t for t in (self._due or {}).values() if t is not _NEVER]
         out["next_source_due"] = min(dues) if dues else None
         return out
 
@@ -530,7 +555,7 @@ def _quiet_libraries() -> None:
 
 
 def _error(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr, flush=True)
+    print(f"error: {message}", file=sys.stderr, flush=True)  # noqa: T201 -- before logging is set up
 
 
 def run_service(config: Config, *, once: bool = False, clock: Clock | None = None) -> int:

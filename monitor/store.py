@@ -32,9 +32,18 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from .errors import StorageError
-from .models import FieldChange, PostWrite, RunWrites, SourceResult, SourceState, StoredPost, Version
+from .models import (
+    FieldChange,
+    PostWrite,
+    PublishingState,
+    RunWrites,
+    SourceResult,
+    SourceState,
+    StoredPost,
+    Version,
+)
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 migrations = Migrations("digest-monitor")
 
@@ -177,6 +186,14 @@ def _m0004(db: Database) -> None:
     db.execute("ALTER TABLE sources ADD COLUMN shrunk_runs INTEGER NOT NULL DEFAULT 0")
 
 
+@migrations(name="0005_publishing_state")
+def _m0005(db: Database) -> None:
+    # the service's last publish pass: a failing publish shows in `monitor status` and /healthz
+    # (from any process) until a pass succeeds
+    db.execute("CREATE TABLE publishing (id INTEGER PRIMARY KEY CHECK (id = 1), attempted_at TEXT, "
+               "ok INTEGER NOT NULL, last_error TEXT, retry_at TEXT)")
+
+
 def iso(value: dt.datetime | None) -> str | None:
     """A datetime as sortable UTC text (microseconds always present)."""
     if value is None:
@@ -277,7 +294,7 @@ class Store:
         self.busy_timeout = busy_timeout
 
     @classmethod
-    def open(cls, path: Path | str, *, busy_timeout: float = 30.0) -> "Store":
+    def open(cls, path: Path | str, *, busy_timeout: float = 30.0) -> Store:
         """Open (creating if needed) and migrate. Waits up to ``busy_timeout`` s for a lock."""
         try:
             if str(path) != ":memory:":
@@ -298,7 +315,7 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -323,7 +340,7 @@ class Store:
         transaction of its own; these statements are ours and only read."""
         cursor = self.db.conn.execute(sql, params)
         keys = [d[0] for d in cursor.description]
-        return (dict(zip(keys, row)) for row in cursor)
+        return (dict(zip(keys, row, strict=True)) for row in cursor)
 
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:
@@ -543,7 +560,7 @@ class Store:
             "author, outlet, hash, changes) "
             "VALUES ((SELECT id FROM posts WHERE source = ? AND identity = ?),1,?,?,?,?,?,?,?,?,?,'[]')",
             [(source, o.identity, now, r[4], r[7], r[8], r[5], r[6], r[9], r[10], o.hash)
-             for o, r in zip(new, rows)],
+             for o, r in zip(new, rows, strict=True)],
         )
 
     def _update_post(self, o: PostWrite, now: str | None) -> None:
@@ -602,6 +619,25 @@ class Store:
         with self._errors("reading digests"):
             rows = list(self._rows("SELECT * FROM digests WHERE week_ending = ?", [week_ending.isoformat()]))
         return rows[0] if rows else None
+
+    def set_publishing(self, state: PublishingState) -> None:
+        """Record the service's last publish pass, as given."""
+        with self._errors("recording the publishing state"):
+            self._retry(lambda: self.db.execute(
+                "INSERT INTO publishing (id, attempted_at, ok, last_error, retry_at) VALUES (1, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET attempted_at = excluded.attempted_at, ok = excluded.ok, "
+                "last_error = excluded.last_error, retry_at = excluded.retry_at",
+                [iso(state.attempted_at), int(state.ok), state.last_error, iso(state.retry_at)]),
+                "recording the publishing state")
+            self.db.conn.commit()
+
+    def publishing(self) -> PublishingState | None:
+        with self._errors("reading the publishing state"):
+            row = self.db.conn.execute(
+                "SELECT attempted_at, ok, last_error, retry_at FROM publishing WHERE id = 1").fetchone()
+        if row is None:
+            return None
+        return PublishingState(parse_iso(row[0]), bool(row[1]), row[2], parse_iso(row[3]))
 
     def integrity_check(self) -> str:
         with self._errors("checking integrity"):

@@ -25,20 +25,18 @@ import pytest
 from service_helpers import ServiceProcess, query, sample_sources, scalar, wait_for, write_config
 
 from monitor.config import parse_config
-from monitor.detect import decide
+from monitor.detect import decide, post_write
 from monitor.errors import AlreadyRunning, PublishError
 from monitor.lock import DatabaseLock
-from monitor.models import PostData, SourceResult
+from monitor.models import PostData, RunWrites, SourceResult
+from monitor.pipeline import Monitor
 from monitor.service import (
     FAKE_NOW_ENV,
+    TICK_SECONDS,
     Service,
     build_scheduler,
-    TICK_SECONDS,
     clock_from_env,
 )
-from monitor.detect import post_write
-from monitor.models import RunWrites
-from monitor.pipeline import Monitor
 from monitor.store import Store
 
 UTC = dt.UTC
@@ -305,11 +303,15 @@ def test_publish_failure_is_retried_later_and_shows_until_then(world):
     state = service.publish_state()
     assert state["ok"] is False and "2020-10-23" in state["last_error"] and "disk full" in state["last_error"]
     assert state["retry_at"] == (clock.now + dt.timedelta(seconds=60)).isoformat(timespec="seconds")
+    recorded = store.publishing()  # what `monitor status` (another process) reads
+    assert recorded is not None and recorded.ok is False and "disk full" in recorded.last_error
+    assert recorded.retry_at == clock.now + dt.timedelta(seconds=60)
     publisher.fail.clear()
     assert run(service.publish_due()) is True
     assert publisher.calls == [D(2020, 10, 9), D(2020, 10, 23), D(2020, 10, 23)]
     assert service._publish_retry_at is None
     assert service.publish_state() == {"ok": True, "last_error": None, "retry_at": None}
+    assert store.publishing().ok is True and store.publishing().last_error is None
 
 
 def test_a_tick_publishes_a_week_that_became_due_even_without_the_cron_job(world):

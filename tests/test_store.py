@@ -9,11 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from monitor.config import SourceConfig
-from monitor.detect import decide
+from monitor.detect import decide, post_write
 from monitor.errors import StorageError
-from monitor.models import PostData, SourceResult
-from monitor.detect import post_write
-from monitor.models import RunWrites
+from monitor.models import PostData, RunWrites, SourceResult
 from monitor.store import Store
 
 TZ = ZoneInfo("Europe/London")
@@ -132,7 +130,8 @@ def test_migrations_are_idempotent_and_wal(tmp_path):
     s = Store.open(path)
     assert next(s.db.query("PRAGMA journal_mode"))["journal_mode"] == "wal"
     assert [r["name"] for r in s.db.query("SELECT name FROM _sqlite_migrations")] == [
-        "0001_initial", "0002_full_sweep", "0003_http_cache_per_source", "0004_shrunk_count"]
+        "0001_initial", "0002_full_sweep", "0003_http_cache_per_source", "0004_shrunk_count",
+        "0005_publishing_state"]
     s.close()
 
 
@@ -188,3 +187,21 @@ def test_feed_and_page_sightings_alternating_never_flap(store):
     assert p.excerpt == page.excerpt, "the page's excerpt replaces the feed-only one"
     assert p.origin == "both"
     assert p.published is not None, "the date arrived with the page"
+
+
+def test_opening_the_application_registers_only_new_or_changed_sources(tmp_path):
+    from monitor.config import parse_config
+    from monitor.pipeline import Monitor
+
+    def config(*sources):
+        return parse_config({"site": {"title": "t"}, "database": str(tmp_path / "m.db"),
+                             "sources": [{"name": n, "url": u} for n, u in sources]}, base_dir=tmp_path)
+
+    with Monitor.open(config(("a", "http://x/a"), ("b", "http://x/b"))) as app:
+        assert set(app.states()) == {"a", "b"}
+    with Monitor.open(config(("a", "http://x/a"), ("b", "http://x/b"))) as app:
+        assert app.store.db.conn.total_changes == 0  # nothing new: nothing written
+    with Monitor.open(config(("a", "http://x/a2"), ("b", "http://x/b"), ("c", "http://x/c"))) as app:
+        assert app.store.db.conn.total_changes == 2  # a's URL changed, c is new
+        states = app.states()
+        assert states["a"].url == "http://x/a2" and "c" in states

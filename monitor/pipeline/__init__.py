@@ -28,10 +28,11 @@ from ..config import Config
 from ..errors import ExtractError, SourceError
 from ..extract import extract, normalize_url
 from ..fetch import Fetcher
-from ..models import Page, Response, SourceResult, SourceState, StoredPost, Version
+from ..models import Page, PublishingState, Response, SourceResult, SourceState, StoredPost, Version
 from ..storage import Storage
+from ..urls import same_host
 from ..workers import ParsePool
-from .ingest import POOL_MIN_SOURCES, Clock, Ingest, same_host, user_agent, utcnow, wants_pool
+from .ingest import POOL_MIN_SOURCES, Clock, Ingest, user_agent, utcnow, wants_pool
 from .publishing import BuildReport, publish_digests, week_has_content
 
 __all__ = ["POOL_MIN_SOURCES", "BuildReport", "Ingest", "Monitor", "check_url", "publish_digests", "run_once",
@@ -62,8 +63,12 @@ class Monitor:
 
         store = Store.open(config.database, busy_timeout=busy_timeout)
         try:
-            if register:
-                store.sync_sources(config.sources, clock())
+            if register:  # only what is new or changed: a start with nothing to register writes nothing
+                states = store.source_states()
+                changed = [s for s in config.sources
+                           if (st := states.get(s.name)) is None or (st.url, st.type) != (s.url, s.type)]
+                if changed:
+                    store.sync_sources(changed, clock())
         except BaseException:
             store.close()
             raise
@@ -109,6 +114,13 @@ class Monitor:
 
     def week_has_content(self, week: dt.date) -> bool:
         return week_has_content(self.config, self.store, week)
+
+    def record_publishing(self, state: PublishingState) -> None:
+        """Remember the last publish pass (the service's), for `monitor status` and /healthz."""
+        self.store.set_publishing(state)
+
+    def publishing(self) -> PublishingState | None:
+        return self.store.publishing()
 
     # -- reads ------------------------------------------------------------------------------------
 

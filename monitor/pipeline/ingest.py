@@ -35,20 +35,29 @@ from typing import Any
 
 from .. import __version__, workers
 from ..config import Config, SourceConfig
+from ..detect import check_post_count, needs_full_sweep, post_write, run_writes
 from ..errors import MonitorError, NoPostsFound, RateLimited, SourceError
 from ..extract import extract, merge, post_identity
 from ..fetch import Fetcher
-from ..models import Decision, Page, PostData, Response, SourceResult
+from ..models import (
+    Decision,
+    Page,
+    PostData,
+    PostWrite,
+    Response,
+    RunStatus,
+    SourceResult,
+    SourceState,
+    StoredPost,
+)
 from ..schedule import is_due
-from ..detect import check_post_count, needs_full_sweep, post_write, run_writes
-from ..models import PostWrite, RunStatus, SourceState, StoredPost
 from ..storage import Storage
 from ..urls import same_host
 from ..workers import ParsePool, default_parse_workers
 
 log = logging.getLogger("monitor")
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 Clock = Callable[[], dt.datetime]
 
 
@@ -198,7 +207,7 @@ class Ingest:
             await self._ingest(run, fetcher)
         except MonitorError as e:  # the source's own error, or storage problems while reading
             error = e
-        except Exception as e:  # a bug must not abort the other sources
+        except Exception as e:  # noqa: BLE001 -- a bug must not abort the other sources
             log.error("internal error on %s:\n%s", src.name, traceback.format_exc())
             error = SourceError(f"internal error: {type(e).__name__}: {e}")
         finished = self.clock()
@@ -323,7 +332,7 @@ class Ingest:
         page, decisions = await run.pool.call(workers.extract_page, resp.content, resp.url, dict(resp.headers),
                                               tz, kind, selectors, decide_new)
         if decisions is not None:
-            for p, (identity, url_key, d) in zip(page.posts, decisions):
+            for p, (identity, url_key, d) in zip(page.posts, decisions, strict=True):
                 run.decisions.setdefault(p, (identity, url_key, None, d))
         return page
 
@@ -353,7 +362,7 @@ class Ingest:
             decisions = await run.pool.call(workers.decide_all, pairs, tz)
         else:
             decisions = workers.decide_all(pairs, tz)
-        for (p, identity, url_key, existing), d in zip(todo, decisions):
+        for (p, identity, url_key, existing), d in zip(todo, decisions, strict=True):
             run.decisions[p] = (identity, url_key, existing, d)
 
     @staticmethod
