@@ -186,3 +186,10 @@ def test_weekday_dates(text):
     items = "".join(f'<div class="item"><h2><a href="/p{n}/">Title {n}</a></h2><p>{text}</p><p>{TEXT}</p></div>'
                     for n in (1, 2))
     assert [p.published for p in run(items).posts] == [dt.datetime(2020, 4, 25, tzinfo=dt.UTC)] * 2
+
+
+def test_a_link_of_digits_that_are_not_ascii_is_no_page_number():
+    # "¹" and "٣" are digits to str.isdigit() but not page numbers (a footnote, another script)
+    page = run(f'<ol>{hentry(1)}{hentry(2)}</ol><nav class="pagination"><span class="current">1</span>'
+               '<a href="/author/anne-singleton2.html">¹</a><a href="/author/anne-singleton3.html">٢</a></nav>')
+    assert page.next_url is None

@@ -586,9 +586,12 @@ def archive_key(url: str) -> tuple[str, str, tuple[tuple[str, str], ...]] | None
     return (parts.hostname or "").lower(), path.rstrip("/").lower(), query
 
 
+_PAGE_NO = re.compile(r"^[0-9]{1,4}$")  # ASCII digits: "¹" and "٣" are digits to str.isdigit(), not to int()
+
+
 def _page_number(node: Node) -> int | None:
     text = collapse(node.text())
-    return int(text) if text.isdigit() and len(text) < 5 else None
+    return int(text) if _PAGE_NO.match(text) else None
 
 
 def _current_number(link: Node) -> int | None:
@@ -650,7 +653,7 @@ def _next_candidates(tree: LexborHTMLParser) -> Iterator[tuple[Node, str, bool]]
         text = collapse(a.text())
         if _OLDER.match(text):
             yield a, f"its text {text!r} says older posts", True
-        elif text.isdigit() and len(text) < 5:
+        elif _PAGE_NO.match(text):
             numbered.append((a, int(text)))
         elif (shown := text or collapse(a.attributes.get("aria-label") or "")) and _NEXT_ARROW.match(shown):
             arrows.append((a, shown))
