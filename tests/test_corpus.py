@@ -122,8 +122,10 @@ def write_config(tmp_path: Path, setup: str, base: str) -> Path:
         "output_dir": "site",
         "timezone": "UTC",
         "fetch": {"timeout": "5s", "deadline": "20s"},
-        "sources": [{"name": a["slug"], "type": "html", "url": base + first_page(setup, a["slug"])}
-                    for a in TRUTH["authors"]],
+        "sources": [
+            {"name": a["slug"], "type": "html", "url": base + first_page(setup, a["slug"])}
+            for a in TRUTH["authors"]
+        ],
     }
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
@@ -172,7 +174,8 @@ def score(setup: str, results: dict[str, SourceResult], posts: list[StoredPost],
         got = {
             "title": post.title,
             "day": post.published.date().isoformat() if post.published else None,
-            "author": post.author, "outlet": post.outlet,
+            "author": post.author,
+            "outlet": post.outlet,
             "original_date": post.original_date.isoformat() if post.original_date else None,
         }
         if setup in SHOWN_NAME and want["original_date"] is None:  # no source line: the page's author
@@ -181,8 +184,10 @@ def score(setup: str, results: dict[str, SourceResult], posts: list[StoredPost],
             if key in shows and got[key] != want[key]:
                 problems.append(f"{post.source}: {slug} {key} {got[key]!r} != {want[key]!r}")
         if "excerpt" in shows and not post.excerpt.startswith(want["excerpt_start"]):
-            problems.append(f"{post.source}: {slug} excerpt {post.excerpt[:80]!r} does not start "
-                            f"{want['excerpt_start']!r}")
+            problems.append(
+                f"{post.source}: {slug} excerpt {post.excerpt[:80]!r} does not start "
+                f"{want['excerpt_start']!r}"
+            )
     for (source, slug), n in seen.items():
         if n > 1:
             problems.append(f"{source}: {slug} stored {n} times")

@@ -24,8 +24,14 @@ def corpus_server(request):
 
 def check(url: str, config: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's monitor, not an installed one
-    return subprocess.run([sys.executable, "-m", "monitor", "check", url, "--type", "html", "--config",
-                           str(config)], cwd=cwd, capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", "check", url, "--type", "html", "--config", str(config)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
 
 
 @pytest.mark.parametrize("corpus_server", ["pelican-notmyidea"], indirect=True)
@@ -51,9 +57,13 @@ def test_check_explains_numbered_pages_and_the_repeated_blocks(corpus_server, tm
     out = r.stdout
     assert "tried first, found nothing: hatom, block, mf2, text" in out
     assert "5 repeated blocks <article.md-post.md-post--excerpt> holding a title link (5 dated" in out
-    assert (f"next page: {base}/blog/author/nadia-rahimi/page/2/ (because page number 2 after the current "
-            "page 1 in the page numbers)") in out
-    r = check(f"{base}/blog/author/nadia-rahimi/page/2/", write_config(tmp_path, corpus.setup, base), tmp_path)
+    assert (
+        f"next page: {base}/blog/author/nadia-rahimi/page/2/ (because page number 2 after the current "
+        "page 1 in the page numbers)"
+    ) in out
+    r = check(
+        f"{base}/blog/author/nadia-rahimi/page/2/", write_config(tmp_path, corpus.setup, base), tmp_path
+    )
     assert r.returncode == 0, r.stderr
     assert "next page: none found" in r.stdout and "rule: generic, 3 posts" in r.stdout
 
@@ -68,13 +78,17 @@ def test_check_says_which_look_alike_link_it_does_not_follow(corpus_server, tmp_
     target = fake / "authors" / "anne-singleton" / "index.html"
     target.parent.mkdir(parents=True)
     html = page.read_text(encoding="utf-8")
-    html = html.replace('<link rel="next" href="index-1.html" type="text/html">',
-                        '<link rel="next" href="../nadia-rahimi/" type="text/html">')
+    html = html.replace(
+        '<link rel="next" href="index-1.html" type="text/html">',
+        '<link rel="next" href="../nadia-rahimi/" type="text/html">',
+    )
     html = html.replace('<li class="next"><a href="index-1.html" rel="next">Older posts</a></li>', "")
     target.write_text(html, encoding="utf-8")
     corpus.root = fake  # serve the changed page instead of the generated one
     r = check(f"{base}/authors/anne-singleton/", write_config(tmp_path, corpus.setup, base), tmp_path)
     assert r.returncode == 0, r.stderr
-    assert (f"not followed: {base}/authors/nadia-rahimi/ (it matches 'link[rel~=next]') is another author's "
-            "archive") in r.stdout
+    assert (
+        f"not followed: {base}/authors/nadia-rahimi/ (it matches 'link[rel~=next]') is another author's "
+        "archive"
+    ) in r.stdout
     assert "next page: none found" in r.stdout

