@@ -19,7 +19,7 @@ from hostile_server import (
     db_rows,
 )
 
-from monitor.sample.seeds import load_seed_authors
+from monitor.demo.seeds import load_seed_authors
 from monitor.sample.server import serve
 from monitor.sample.site import SampleSite
 

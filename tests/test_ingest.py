@@ -17,7 +17,7 @@ import yaml
 
 from monitor.config import load_config
 from monitor.pipeline import run_once
-from monitor.sample.seeds import load_seed_authors
+from monitor.demo.seeds import load_seed_authors
 from monitor.sample.server import serve
 from monitor.sample.site import SampleSite
 from monitor.store import Store

@@ -15,7 +15,8 @@
 See :mod:`monitor.sample.site` for the URL layout.
 """
 
-from .seeds import SampleAuthor, SamplePost, load_seed_authors, parse_seed_text, slugify
+from monitor.demo.seeds import SampleAuthor, SamplePost, load_seed_authors, parse_seed_text, slugify
+
 from .server import RequestRecord, RunningServer, serve
 from .site import MOUNTS, THEMES, Rendered, SampleSite, generate_site
 

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .seeds import (
+from monitor.demo.seeds import (
     SEEDS_DIR,
     SampleAuthor,
     SamplePost,
