@@ -16,8 +16,8 @@ import yaml
 from click.testing import CliRunner
 
 from monitor.cli import cli
-from monitor.sample.server import serve
-from monitor.sample.site import SampleSite
+from sample_site.server import serve
+from sample_site.site import SampleSite
 
 ROOT = Path(__file__).resolve().parent.parent
 

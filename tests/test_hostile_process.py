@@ -40,7 +40,7 @@ from selectolax.lexbor import LexborHTMLParser
 
 from monitor.config import load_config
 from monitor.pipeline import run_once
-from monitor.sample import generate_site, serve
+from sample_site import generate_site, serve
 from monitor.store import Store
 
 KILLS = 15
