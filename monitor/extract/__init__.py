@@ -200,7 +200,8 @@ def _combine(page: PostData, feed: PostData) -> PostData:
     if published is None:
         published, date_only = feed.published, feed.date_only
     elif (
-        page.date_only
+        page.published is not None
+        and page.date_only
         and feed.published is not None
         and not feed.date_only
         and feed.published.astimezone(page.published.tzinfo).date() == page.published.date()

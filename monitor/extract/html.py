@@ -763,7 +763,12 @@ def _css(node: Node | None, selector: str) -> list[Node]:
     if "," not in selector or len(found) < 2:
         return found
     seen: set[int] = set()  # lexbor returns a node once per matching part of a selector list
-    return [n for n in found if not (n.mem_id in seen or seen.add(n.mem_id))]
+    out = []
+    for n in found:
+        if n.mem_id not in seen:
+            seen.add(n.mem_id)
+            out.append(n)
+    return out
 
 
 def _any_css(segment: Sequence[Node], selector: str) -> bool:
@@ -863,7 +868,8 @@ def _title_by_profile(segment: Sequence[Node], profile: Selectors, base: str) ->
     tnode = _first(segment, profile.title)
     lnode = _first(segment, profile.link)
     if lnode is None and tnode is not None:
-        lnode = tnode if tnode.tag == "a" else (_css(tnode, "a[href]") or [None])[0] or _enclosing_link(tnode)
+        inner = next(iter(_css(tnode, "a[href]")), None)
+        lnode = tnode if tnode.tag == "a" else inner or _enclosing_link(tnode)
     if lnode is None:
         return None
     url = _abs(base, lnode.attributes.get("href"))
@@ -1423,13 +1429,14 @@ def _extract_html(
     if selectors is not None:
         found, rule = _rule_profile(tree, selectors, base, tz, user=True), "selectors"
     else:
-        for name, run in (
+        rules: tuple[tuple[str, Callable[[], list[_Found]]], ...] = (
             ("hatom", lambda: _rule_profile(tree, _HATOM, base, tz, user=False)),
             ("block", lambda: _rule_profile(tree, _BLOCK_THEME, base, tz, user=False)),
             ("mf2", lambda: _rule_profile(tree, _MF2, base, tz, user=False)),
             ("text", lambda: _rule_text(page_lines(), base, tz)),
             ("generic", lambda: _rule_generic(tree, base, tz, notes)),
-        ):
+        )
+        for name, run in rules:
             found = run()
             if found:
                 rule = name
