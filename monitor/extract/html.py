@@ -868,8 +868,10 @@ def _title_by_profile(segment: Sequence[Node], profile: Selectors, base: str) ->
     tnode = _first(segment, profile.title)
     lnode = _first(segment, profile.link)
     if lnode is None and tnode is not None:
-        inner = next(iter(_css(tnode, "a[href]")), None)
-        lnode = tnode if tnode.tag == "a" else inner or _enclosing_link(tnode)
+        if tnode.tag == "a":
+            lnode = tnode
+        else:
+            lnode = next(iter(_css(tnode, "a[href]")), None) or _enclosing_link(tnode)
     if lnode is None:
         return None
     url = _abs(base, lnode.attributes.get("href"))
