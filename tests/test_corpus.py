@@ -48,6 +48,20 @@ FIRST_PAGE = {
 SHOWS_ALL = frozenset(("title", "url", "day", "excerpt", "author", "outlet", "original_date"))
 SHOWS = {"hugo-basic": frozenset(("title", "url"))}
 
+#: The rule that reads each setup (README "Sites it reads" names it): a change of rule is a change
+#: of what the README promises, so it fails here first.
+RULE = {
+    "ablog-alabaster": "generic",
+    "hugo-basic": "generic",
+    "mkdocs-material": "generic",
+    "nikola-base": "mf2",
+    "nikola-bootblog4": "mf2",
+    "nikola-bootstrap4": "mf2",
+    "pelican-notmyidea": "hatom",
+    "pelican-simple": "generic",
+    "puput-default": "generic",
+}
+
 #: How a setup shows an author's name where it differs from the name given (Puput shows the user name).
 SHOWN_NAME = {"puput-default": lambda slug: slug.replace("-", "_")}
 
@@ -207,6 +221,7 @@ def test_every_post_every_field_every_page(corpus_server, tmp_path):
     results, posts = ingest(config, T0)
     assert score(corpus.setup, results, posts, base) == []
     # each author's pages were all read (2 for the paginated engines), no other author's
+    assert {r.rule for r in results.values()} == {RULE[corpus.setup]}
     for name, result in results.items():
         assert result.pages == (1 if corpus.setup.startswith(("ablog", "hugo")) else 2), (name, result)
     # nothing but archive pages was fetched: no look-alike link (a profile, another page) was followed
