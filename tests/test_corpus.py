@@ -22,11 +22,13 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 
 from monitor.config import load_config
+from monitor.extract import extract
 from monitor.models import SourceResult, StoredPost
 from monitor.pipeline import run_once
 from monitor.store import Store
@@ -251,3 +253,22 @@ def test_edits_are_that_field_and_a_chrome_rebuild_is_nothing(corpus_server, tmp
     assert sum(r.new for r in results.values()) == 0
     edited = [p for p in posts if slug_of(p.url) == edits["title"]]
     assert [p.title for p in edited] == [TRUTH["edited"]["title"]]
+
+
+@pytest.mark.parametrize("setup", SETUPS)
+def test_every_archive_page_names_its_author(setup):
+    """The page's author (what a post with no source line and no byline is credited to, and what
+    ``monitor check`` prints): the archive's author on every page, not the site ("Iran Interlink -
+    Anne Singleton"), not a page note ("Posts by Anne (old posts, page 1)")."""
+    shown = SHOWN_NAME.get(setup, lambda slug: {a["slug"]: a["name"] for a in TRUTH["authors"]}[slug])
+    pages = sorted((CORPUS / setup / "base").rglob("*.html"))
+    assert len(pages) >= 3
+    for file in pages:
+        slug = next(
+            a["slug"]
+            for a in TRUTH["authors"]
+            if a["slug"].replace("-", "_") in file.as_posix() or a["slug"] in file.as_posix()
+        )
+        rel = file.relative_to(CORPUS / setup / "base").as_posix()
+        page = extract(file.read_bytes(), url=f"http://127.0.0.1:8000/{rel}", tz=ZoneInfo("UTC"))
+        assert page.author == shown(slug), rel

@@ -245,3 +245,36 @@ def test_a_link_of_digits_that_are_not_ascii_is_no_page_number():
         '<a href="/author/anne-singleton2.html">¹</a><a href="/author/anne-singleton3.html">٢</a></nav>'
     )
     assert page.next_url is None
+
+
+@pytest.mark.parametrize(
+    ("title", "head", "url"),
+    [
+        (
+            "Iran Interlink - Anne Singleton",
+            '<header><h1><a href="../">Iran Interlink <b>News</b></a></h1></header>',
+            "https://b.example/author/anne.html",
+        ),
+        (
+            "Anne Singleton | Iran Interlink – News and analysis",
+            "<header><h1>Iran Interlink – News</h1></header>",
+            "https://b.example/authors/anne/",
+        ),
+        (
+            "Posts by Anne Singleton (old posts, page 1) | Iran Interlink",
+            "",
+            "https://b.example/authors/anne/",
+        ),
+        (
+            "Anne Singleton – Page 2 – Iran Interlink",
+            '<meta property="og:site_name" content="Iran Interlink">',
+            "https://b.example/author/anne/page/2/",
+        ),
+    ],
+)
+def test_the_page_author_is_not_the_site_nor_a_page_note(title, head, url):
+    html = (
+        f"<!doctype html><html><head><title>{title}</title>{head if head.startswith('<meta') else ''}</head>"
+        f"<body>{head if not head.startswith('<meta') else ''}<ol>{hentry(1)}{hentry(2)}</ol></body></html>"
+    )
+    assert extract(html.encode(), url=url, tz=TZ).author == "Anne Singleton"

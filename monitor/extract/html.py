@@ -542,7 +542,7 @@ def _looks_like_author_url(url: str) -> bool:
         parts = urlsplit(url)
     except ValueError:
         return False
-    return "/author/" in parts.path or bool(re.search(r"(?:^|&)author(?:id)?=", parts.query))
+    return bool(re.search(r"/authors?/", parts.path)) or bool(re.search(r"(?:^|&)author(?:id)?=", parts.query))
 
 
 def _feed_url(tree: LexborHTMLParser, base: str, page_url: str) -> str | None:
@@ -727,27 +727,60 @@ def next_link(
     return None, refused
 
 
+# "(old posts, page 1)", "– Page 2", "| Page 2 of 3": a page number in a heading or title, not a name
+_PAGE_NOTE = re.compile(
+    r"\s*(?:\((?:[^()]*\s)?page\s+\d+(?:\s+of\s+\d+)?\)|[–—|»:-]\s*page\s+\d+(?:\s+of\s+\d+)?)\s*$",
+    re.IGNORECASE,
+)
+
+
+def _name(text: str) -> str | None:
+    """An author name from a heading or title fragment: page notes dropped; None when empty."""
+    return _PAGE_NOTE.sub("", text).strip() or None
+
+
+def _site_names(tree: LexborHTMLParser) -> list[str]:
+    """What the site calls itself (``og:site_name``, the header's home link): a page title's part
+    that is one of these is the site, not the author ("Iran Interlink - Anne Singleton")."""
+    out = []
+    for sel in ('meta[property="og:site_name"]', 'meta[name="application-name"]'):
+        node = tree.css_first(sel)
+        if node is not None and (text := collapse(node.attributes.get("content") or "")):
+            out.append(text.lower())
+    for node in tree.css("header a[href], .site-title a[href], #site-title a[href], .navbar-brand"):
+        href = (node.attributes.get("href") or "").strip()
+        home = node.tag != "a" or href in ("/", "./", "../", "../../", "index.html", "../index.html") \
+            or re.fullmatch(r"https?://[^/]+/?", href) is not None
+        if home and (text := collapse(node.text())):
+            out.append(text.lower())
+        if len(out) > 8:
+            break
+    return out
+
+
 def _page_author(tree: LexborHTMLParser, page_url: str, lines: Callable[[], list[_Line]]) -> str | None:
     for sel in ("h1.page-title .vcard", ".page-title .vcard", ".archive-title .vcard", "h1 .vcard",
                 ".author-title", ".page-header .author"):
         node = tree.css_first(sel)
         if node is not None and (text := collapse(node.text())):
-            return _AUTHOR_HEAD.sub(r"\1", text)
+            return _name(_AUTHOR_HEAD.sub(r"\1", text))
     for sel in ("h1", ".page-title", ".archive-title", ".wp-block-query-title", "h2"):
         for node in tree.css(sel):
             if (m := _AUTHOR_HEAD.match(collapse(node.text()))) and not _NOT_A_NAME.match(m.group(1)):
-                return m.group(1).strip()
+                return _name(m.group(1))
     for line in lines()[:60]:
         if (m := re.match(r"^Author\s*:\s*(.{1,80})$", line.text, re.IGNORECASE)):
-            return m.group(1).strip()
+            return _name(m.group(1))
     title = tree.css_first("title")
     if title is not None and (text := collapse(title.text())):
         for rx in _TITLE_AUTHOR:
             if m := rx.match(text):
-                return m.group(1).strip()
+                return _name(m.group(1))
         if _looks_like_author_url(page_url):
-            first = _TITLE_SPLIT.split(text)[0].strip()
-            return first or None
+            parts = [p for part in _TITLE_SPLIT.split(text) if (p := _name(part))]
+            sites = _site_names(tree) if len(parts) > 1 else []
+            named = [p for p in parts if not any(site.startswith(p.lower()) for site in sites)]
+            return named[0] if named else (parts[0] if parts else None)
     return None
 
 
