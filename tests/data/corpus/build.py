@@ -1,5 +1,10 @@
 """Rebuild the corpus: real blog engines, default themes, one content set (content.py).
 
+Setups (engine-theme): pelican-notmyidea, pelican-simple, nikola-bootblog4, nikola-bootstrap4,
+nikola-base, mkdocs-material (the blog plugin), ablog-alabaster (Sphinx), hugo-basic (the theme
+``hugo new theme`` writes), puput-default (Puput, a blog on the Wagtail CMS: its pages are what its
+Django server renders on 127.0.0.1; ``?page=2`` is saved as ``index@page=2.html``).
+
 Run from anywhere (needs the network to the package registries once, for the generators)::
 
     python tests/data/corpus/build.py                 # every setup, every variant
