@@ -92,3 +92,27 @@ def test_check_says_which_look_alike_link_it_does_not_follow(corpus_server, tmp_
         "archive"
     ) in r.stdout
     assert "next page: none found" in r.stdout
+
+
+def test_every_generated_page_is_explained():
+    """explain() on every generated archive page: a rule and what it matched, a reason for every
+    next page it gives (and none without one), and the chrome it skipped."""
+    from zoneinfo import ZoneInfo
+
+    from test_corpus import CORPUS, SETUPS
+
+    from monitor.extract import explain, extract
+
+    seen = 0
+    for setup in SETUPS:
+        for file in sorted((CORPUS / setup / "base").rglob("*.html")):
+            url = f"http://127.0.0.1:8000/{file.relative_to(CORPUS / setup / 'base').as_posix()}"
+            why = explain(file.read_bytes(), url=url, tz=ZoneInfo("UTC"))
+            assert why is not None
+            page = extract(file.read_bytes(), url=url, tz=ZoneInfo("UTC"))
+            assert why.page == page  # the explanation is of the same reading
+            assert why.matched.startswith(f"{page.rule}: {len(page.posts)} posts by "), (setup, url)
+            assert bool(why.next_why) == bool(page.next_url), (setup, url)
+            assert why.chrome, (setup, url)  # every theme has a header, footer, menu or sidebar
+            seen += 1
+    assert seen >= 40
