@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from monitor.config import load_config
-from monitor.pipeline import run_once
-from monitor.demo.seeds import load_seed_authors
 from sample_site.server import serve
 from sample_site.site import SampleSite
+
+from monitor.config import load_config
+from monitor.demo.seeds import load_seed_authors
+from monitor.pipeline import run_once
 from monitor.store import Store
 
 SEEDS = {a.slug: a for a in load_seed_authors()}
@@ -124,7 +124,7 @@ def test_an_edit_is_exactly_one_change_with_its_diff(site, tmp_path):
     new_line = rewritten.body_line.replace("In its 57-year existence", "In its whole 57-year existence")
     assert new_line != rewritten.body_line
     site.edit_post(rewritten.post_id, body_line=new_line)
-    config, results, posts = ingest(path, ["Ali (block)"])
+    config, results, _posts = ingest(path, ["Ali (block)"])
     assert (results["Ali (block)"].changed, results["Ali (block)"].new) == (2, 0)
     with Store.open(config.database) as store:
         changed = {p.title: store.versions(p.id) for p in store.posts(changed=True)}
@@ -295,7 +295,7 @@ def test_edits_on_older_pages_are_found_by_the_daily_full_sweep(site, tmp_path):
            "url": site.author_url("iran-interlink", "classic", base_url=base)}
     path = write_config(tmp_path, [src])
     config = load_config(path)
-    t0 = dt.datetime(2026, 1, 5, 9, tzinfo=dt.timezone.utc)
+    t0 = dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC)
     old = SEEDS["iran-interlink"].posts[7]  # on page 2 (5 posts per page)
     with Store.open(config.database) as store:
         assert run_once(config, store, clock=lambda: t0)[0].new == 10
