@@ -412,3 +412,30 @@ def test_a_real_mass_deletion_is_accepted_after_three_runs(tmp_path):
     assert third.status == "ok" and any("accepted as its new count" in w for w in third.warnings), third
     assert fourth.status == "not_modified" and fourth.error is None and fourth.warnings == ()
     assert len(posts) == 8, "nothing is ever deleted"
+
+
+def _archive_page(n: int, next_href: str | None) -> str:
+    posts = "".join(
+        f'<article class="post hentry"><h2 class="entry-title"><a href="/2020/10/{n}{i}/post-{n}-{i}/">'
+        f'Post {n}.{i} about a loop</a></h2><time class="entry-date published" datetime="2020-10-2{i}T09:00:00+00:00">'
+        f'October 2{i}, 2020</time><div class="entry-summary"><p>Iran Interlink, October 2{i} 2020:… Text of post '
+        f'{n}.{i}, long enough to be an excerpt.</p></div></article>' for i in range(5))
+    nav = f'<nav class="navigation"><a class="next page-numbers" href="{next_href}">Older posts</a></nav>' if next_href else ""
+    return (f'<!doctype html><html><head><title>Author: X</title></head><body class="archive author">'
+            f'<main>{posts}{nav}</main></body></html>')
+
+
+def test_an_older_posts_link_back_to_a_page_already_read_is_not_followed(tmp_path, httpserver) -> None:
+    """Page 2's "Older posts" points back at page 1 under another spelling (a tracking parameter,
+    no trailing slash): page 1 is not read again, and the run ends cleanly."""
+    httpserver.expect_request("/author/x/").respond_with_data(_archive_page(1, "/author/x/page/2/"),
+                                                              content_type="text/html")
+    httpserver.expect_request("/author/x/page/2/").respond_with_data(
+        _archive_page(2, httpserver.url_for("/author/x?utm_source=loop")), content_type="text/html")
+    config = load_config(write_config(tmp_path, [{"name": "X", "type": "html", "url": httpserver.url_for("/author/x/"),
+                                                  "max_pages": 5}]))
+    with Store.open(config.database) as store:
+        (result,) = run_once(config, store)
+    assert result.status == "ok" and result.pages == 2 and result.new == 10, result
+    paths = [req.path for req, _resp in httpserver.log]
+    assert paths.count("/author/x/") == 1 and paths.count("/author/x") == 0, paths
