@@ -93,6 +93,8 @@ log = logging.getLogger("monitor.service")
 UTC = dt.UTC
 Clock = Callable[[], dt.datetime]
 FAKE_NOW_ENV = "MONITOR_FAKE_NOW"
+#: Posts added to the search index per idle tick (a short pause of the loop, never a long one).
+SEARCH_PER_IDLE_TICK = 200
 #: A source never run is due at once.
 _NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
 #: A source whose batch ended without its result (the database was locked, say) is tried again then.
@@ -159,6 +161,7 @@ class App(Protocol):
     def unpublished_weeks(self, now: dt.datetime) -> list[dt.date]: ...
     def is_published(self, week: dt.date) -> bool: ...
     def record_publishing(self, state: PublishingState) -> None: ...
+    def update_search(self, limit: int | None = None, batch: int = 500) -> int: ...
     async def deliver(self, *, now: dt.datetime | None = None, stopping: Callable[[], bool] = ...) -> Any: ...
 
 
@@ -480,7 +483,7 @@ class Service:
             return False
         self._deliver_retry_at = report.next_retry
         self.failed_deliveries += len(report.failed)
-        return report.ok
+        return bool(report.ok)
 
     # -- modes ----------------------------------------------------------------------------
 
@@ -507,6 +510,11 @@ class Service:
         except MonitorError as e:  # e.g. the database is locked for longer than busy_timeout
             log.error("cannot read the schedule: %s (next tick retries)", e.reason)
             return
+        if not self._batches:  # idle: the search index catches up a little (it is off the fetch path)
+            try:
+                self.app.update_search(limit=SEARCH_PER_IDLE_TICK)
+            except MonitorError as e:
+                log.warning("search index not updated: %s", e.reason)
         now = self.clock()
         if self._deliver_retry_at is not None and now >= self._deliver_retry_at:
             self._deliver_retry_at = None
@@ -638,8 +646,8 @@ class _Health:
         with self._lock:
             if self._app is None:
                 self._app = Monitor.open(self.config, register=False)
-            return health_report(self.config, self._app.store, next_runs=self.service.next_runs(),
-                                 publishing=self.service.publish_state())
+            # the publishing state as the service recorded it: what `monitor status` reads too
+            return health_report(self.config, self._app.status_inputs(next_runs=self.service.next_runs()))
 
     def close(self) -> None:
         with self._lock:

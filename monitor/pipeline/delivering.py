@@ -31,6 +31,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .. import digest as dg
 from ..config import Config
@@ -81,7 +82,7 @@ def build_channels(config: Config) -> list[Channel]:
     return channels
 
 
-def edition_for(config: Config, store: Storage, record: dict) -> Edition:
+def edition_for(config: Config, store: Storage, record: dict[str, Any]) -> Edition:
     """The Edition of a published week, rebuilt from the store as publish_digests recorded it (same lead)."""
     week = dt.date.fromisoformat(record["week_ending"])
     cal = config.calendar

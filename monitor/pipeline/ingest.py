@@ -52,7 +52,7 @@ from ..models import (
 )
 from ..schedule import is_due
 from ..storage import Storage
-from ..urls import same_host
+from ..urls import normalize_url, same_host
 from ..workers import ParsePool, default_parse_workers
 
 log = logging.getLogger("monitor")
@@ -267,8 +267,9 @@ class Ingest:
         visited: set[str] = set()
         page_posts: list[PostData] = []
         first: Page | None = None
-        while url and run.pages < src.max_pages and url not in visited:
-            visited.add(url)
+        # a page already read, under any spelling of its URL (a loop back), is never read again
+        while url and run.pages < src.max_pages and normalize_url(url) not in visited:
+            visited.add(normalize_url(url))
             resp = await self._get(run, fetcher, url)
             if resp is None:
                 break  # unchanged: older pages did not change either
