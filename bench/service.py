@@ -638,7 +638,7 @@ def table(res: dict[str, Any]) -> str:
         sm, lg, h = s["small"], s["large"], s["hourly"]
         lines.append(f"| Warm source run (304), CPU incl. parse workers: {sm['sources']:,} vs {lg['sources']:,} "
                      f"sources at {sm['warm']['runs_per_s']:.0f} runs/s | {sm['warm']['cpu_ms_per_run']:.2f} ms vs "
-                     f"{lg['warm']['cpu_ms_per_run']:.2f} ms ({s['per_run_growth']:.2f}x) | does not grow: "
+                     f"{lg['warm']['cpu_ms_per_run']:.2f} ms ({s['per_run_growth'] or 0:.2f}x) | does not grow: "
                      f"{mark[s['met']]} | {bg(sm['warm']['background_cores'])} / "
                      f"{bg(lg['warm']['background_cores'])} |")
         lines.append(f"| {h['sources']:,} sources due hourly: CPU per hour, peak RSS (process + workers) | "

@@ -202,7 +202,7 @@ def test_service_bench_measures_what_it_says(service_bench):
         warm = rows["steady"][size]["warm"]
         assert rows["steady"][size]["sources"] == n
         assert warm["source_runs"] > 0 and warm["statuses"] == {"not_modified": warm["source_runs"]}
-        assert warm["cpu_ms_per_run"] > 0
+        assert isinstance(warm["cpu_ms_per_run"], float)  # CPU clock ticks are 10 ms: may be 0.0 here
     assert rows["steady"]["hourly"]["sources"] == 120 and rows["steady"]["hourly"]["peak_rss_mb"] > 0
     memory = rows["memory"]
     assert memory["samples"] and all(s[1] > 0 for s in memory["samples"])
