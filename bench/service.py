@@ -286,16 +286,26 @@ def wait_first_cycle(w: Watched, db: Path, n: int, timeout: float, poll: float =
     raise RuntimeError(f"not every source ran within {timeout:.0f} s ({ran_once(db)}/{n}):\n{w.stderr()[-3000:]}")
 
 
+def to_index(db: Path) -> int:
+    """Posts the search index has not caught up with (the service indexes them in idle ticks)."""
+    rows = _query(db, "SELECT count(*) FROM posts WHERE indexed = 0")
+    return rows[0][0] if rows else 0
+
+
 def wait_settled(w: Watched, db: Path, *, quiet_s: float = 8.0, busy_cores: float | None = None,
                  timeout: float = 300.0) -> dict[str, Any]:
     """Wait for the catch-up publish to end: the digests table unchanged for ``quiet_s`` and, with
-    ``busy_cores``, the service below that many cores over the same stretch."""
+    ``busy_cores``, the service below that many cores over the same stretch; and for the search
+    index to have caught up (the idle ticks index 200 posts each)."""
     t0 = time.monotonic()
     deadline = t0 + timeout
     count, since, cpu0 = digests(db), time.monotonic(), w.cpu_now()
     while time.monotonic() < deadline:
         time.sleep(1.0)
         c = digests(db)
+        if to_index(db):
+            since, cpu0 = time.monotonic(), w.cpu_now()
+            continue
         if c != count:
             count, since, cpu0 = c, time.monotonic(), w.cpu_now()
             continue
