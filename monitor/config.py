@@ -15,10 +15,9 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-
 from .digest import Calendar
 from .errors import ConfigError
+from .yamlfile import load_yaml
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
@@ -336,10 +335,7 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError("", f"config file not found: {path}") from e
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError("", f"cannot read config file {path}: {e}") from e
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise ConfigError("", f"{path} is not valid YAML: {e}") from e
+    data = load_yaml(text, path)  # libyaml when present; duplicate keys are errors
     if data is None:
         raise ConfigError("", f"{path} is empty")
     return parse_config(data, base_dir=path.resolve().parent, path=path)
