@@ -90,7 +90,7 @@ def load_yaml(text: str, path: Path, loader: type[Any] = StrictLoader) -> Any:
     names the key's config path and both lines.
     """
     stream = io.StringIO(text)
-    stream.name = str(path)  # type: ignore[misc]  # so that libyaml's marks name the file
+    stream.name = str(path)  # so that libyaml's marks name the file
     try:
         return yaml.load(stream, Loader=loader)  # a SafeLoader subclass: safe
     except DuplicateKey as e:
