@@ -69,6 +69,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from .banner import RunTotals, once_summary, start_banner
 from .config import Config
 from .errors import AlreadyRunning, MonitorError
 from .lock import DatabaseLock
@@ -192,6 +193,7 @@ class Service:
         self.checked: set[dt.date] = set()
         self.failed_sources = 0
         self.failed_publishes = 0
+        self.totals = RunTotals()  # for run --once's summary line
         self.last_publish_error: str | None = None
         self.scheduler: AsyncIOScheduler | None = None
         #: each source's next due time (never run: the earliest time), and a heap of the same
@@ -296,6 +298,7 @@ class Service:
 
     def _on_result(self, r: SourceResult) -> None:
         self._inflight.pop(r.source, None)
+        self.totals.add(r)
         if self._due is not None and r.source in self._due:
             self._set_due(r.source, r.next_due_at or self.clock())
         if r.status != "error":
@@ -406,6 +409,7 @@ class Service:
                 return False
             built = list(getattr(report, "weeks_built", None) or [])
             if week in built:
+                self.totals.weeks_published.append(week)
                 files = len(getattr(report, "files_written", None) or [])
                 log.info("published the digest of the week ending %s (%d file(s) written)",
                          week.isoformat(), files)
@@ -558,6 +562,12 @@ def _error(message: str) -> None:
     print(f"error: {message}", file=sys.stderr, flush=True)  # noqa: T201 -- before logging is set up
 
 
+def _say(text: str) -> None:
+    """The start banner and --once's summary: shown at the default log level, not with --log-level error."""
+    if logging.getLogger().getEffectiveLevel() <= logging.WARNING:
+        print(text, file=sys.stderr, flush=True)  # noqa: T201 -- for the user, not a log record
+
+
 def run_service(config: Config, *, once: bool = False, clock: Clock | None = None) -> int:
     """``monitor run [--once]``: the exit code (0 ok, 1 failure or another instance running)."""
     _quiet_libraries()
@@ -652,7 +662,11 @@ async def _main(config: Config, *, once: bool, clock: Clock) -> int:
         service = Service(config, app, clock=clock)
         if once:
             try:
-                return await service.run_once()
+                code = await service.run_once()
+                _say(once_summary(service.totals, publish_ok=not service.failed_publishes
+                                  and service.last_publish_error is None,
+                                  sources_configured=len(config.sources)))
+                return code
             except asyncio.CancelledError:
                 log.info("stopped before finishing; the next run picks up what is left")
                 return 0
@@ -662,9 +676,13 @@ async def _main(config: Config, *, once: bool, clock: Clock) -> int:
             try:
                 server.start()
             except OSError as e:
-                _error(f"cannot serve on {config.serve.host}:{config.serve.port}: {e.strerror or e}")
+                from .paths import path_problem
+
+                _error(path_problem(config.output_dir, folder=True, what="cannot serve output_dir")
+                       or f"cannot serve on {config.serve.host}:{config.serve.port}: {e.strerror or e}")
                 server = None
                 return 1
+        _say(start_banner(config, now=clock(), served_at=server.url if server is not None else None))
         code = await service.serve_forever(stop)
         log.info("stopped")
         return code

@@ -279,7 +279,12 @@ def _wrap(e: sqlite3.Error, what: str, path: Path | str) -> StorageError:
         return StorageError(f"cannot write the database {path}: it is read-only")
     if "malformed" in msg or "not a database" in msg:
         return StorageError(f"database {path} is corrupt or not a database: {msg}")
-    return StorageError(f"database error while {what}: {msg}")
+    if "unable to open" in msg:  # SQLite's answer for a folder, a missing parent, no permission, ...
+        from .paths import path_problem
+
+        return StorageError(path_problem(path, folder=False, what="cannot open the database")
+                            or f"cannot open the database {path}: {msg}")
+    return StorageError(f"database {path}: error while {what}: {msg}")
 
 
 T = TypeVar("T")
@@ -310,7 +315,10 @@ class Store:
         except sqlite3.Error as e:
             raise _wrap(e, "opening", path) from e
         except OSError as e:
-            raise StorageError(f"cannot open the database {path}: {e}") from e
+            from .paths import path_problem
+
+            raise StorageError(path_problem(path, folder=False, what="cannot open the database")
+                               or f"cannot open the database {path}: {e}") from e
 
     def close(self) -> None:
         self.db.close()
