@@ -5,8 +5,10 @@ a build is about); this module never reads the store::
 
     render_site(config, views, digests, entries, histories, in_feed) -> SiteFiles (bytes by path)
       render (jinja2, autoescape, StrictUndefined)        each page rendered once, in memory; a digest's
-                                                          body on its own, its bytes put in the page's slot
-      feeds (feedgen; each body by feed_body)             each body XML-escaped once for both feeds
+                                                          body (_digest_body.html) rendered once for its
+                                                          page and its feed entries
+      feeds (feedgen)                                     each entry's content: sanitize(body), which
+                                                          feedgen escapes
     write_files(output_dir, files)                        temp file + fsync (in parallel) + os.replace each;
                                                           unchanged bytes are not rewritten;
                                                           any failure rolls the replaced files back
@@ -22,13 +24,11 @@ Rebuilding unchanged weeks gives byte-identical files: nothing depends on the
 clock (the feeds' lastBuildDate / updated is the newest digest's end of week),
 and every list has a stable order. Text from the web is escaped by the
 templates, and cleaned on its way out (:func:`_finalize`) unless it is a
-:class:`~monitor.digest.Clean` text from :func:`~monitor.digest.present`;
-the only HTML we publish from elsewhere (post content on history pages) goes
-through :func:`sanitize` (nh3, strict allow-list, no ``javascript:``,
-``rel="nofollow noopener"``). The feeds carry each digest's body as
-:func:`sanitize` leaves the page's: :func:`feed_body` writes that directly
-(our markup, the texts cleaned and escaped, every link as nh3 writes it)
-instead of parsing megabytes of our own HTML again.
+:class:`~monitor.digest.Clean` text from :func:`~monitor.digest.present`.
+HTML goes through :func:`sanitize` (nh3, strict allow-list, no ``javascript:``,
+``rel="nofollow noopener"``): post content from elsewhere on history pages, and
+each digest's body on its way into the feeds. The digest's plain-text form is
+:func:`monitor.digest.render_text`, from the same :class:`~monitor.digest.DigestView`.
 """
 
 from __future__ import annotations
@@ -37,10 +37,9 @@ import datetime as dt
 import hashlib
 import importlib.resources
 import os
-import re
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -67,7 +66,6 @@ __all__ = [
     "SiteFiles",
     "digest_page_path",
     "environment",
-    "feed_body",
     "render_digest",
     "render_feeds",
     "render_history",
@@ -100,19 +98,31 @@ LINK_REL = "nofollow noopener"
 
 
 def sanitize(html: str, base_url: str | None = None) -> str:
-    """HTML from elsewhere made harmless: strict allow-list, no scripts, no ``javascript:``.
+    """HTML made harmless: strict allow-list, no scripts, no ``javascript:``, every link
+    ``rel="nofollow noopener"``; the result is clean text (:func:`~monitor.digest.clean_text`).
 
     Relative links are resolved against ``base_url``, or dropped without one (they would
     point into our own site) or when nh3 cannot take it as a base (a hostile post's URL with a
-    port out of range, say: never a reason to stop publishing). Markup too deep for any parser
-    to handle in reasonable time (:mod:`monitor.markup`) is published as its text, escaped.
+    port out of range, say: never a reason to stop publishing).
+
+    HTML from elsewhere (a ``str``) is cleaned first, and markup too deep for any parser to
+    handle in reasonable time (:mod:`monitor.markup`) is published as its text, escaped.
+    :class:`~markupsafe.Markup` is HTML our templates wrote (a digest's body, :func:`render_body`):
+    every text in it already clean and escaped, its nesting ours; it goes through nh3 as it is,
+    and is not normalized as a whole (NFC would join a text's leading combining mark to the
+    ``>`` of the tag before it).
     """
+    if isinstance(html, Markup):
+        return _nh3_clean(html, base_url) if html else ""
     html = dg.clean_text(html)
     if not html:
         return ""
     if too_complex(html):  # nesting no parser handles in reasonable time: publish its text instead
-        return f"<p>{html_escape(content_text(html))}</p>"
-    return _nh3_clean(html, base_url)
+        html = f"<p>{html_escape(content_text(html))}</p>"
+    else:
+        html = _nh3_clean(html, base_url)
+    # the parsers write the characters that entities stood for ("e&#x301;", "&#1;"): cleaned again
+    return dg.clean_text(html)
 
 
 @lru_cache(maxsize=1024)
@@ -144,14 +154,16 @@ def _nh3_clean(html: str, base_url: str | None) -> str:
 
 def _finalize(value: Any) -> Any:
     """Every ``{{ value }}`` of every template loses XML-invalid code points on its way out
-    (but a :class:`~monitor.digest.Clean` text, which has none: it goes out as the plain str)."""
+    (but a :class:`~monitor.digest.Clean` text, which has none: it goes out as the plain str; and
+    :class:`~markupsafe.Markup`, HTML made here: :func:`sanitize`'s output, which is clean, or a
+    body rendered from our templates, whose every text went through this already)."""
     cls = type(value)
     if cls is dg.Clean:  # most values of a digest page (digest.present's)
         return str(value)
     if cls is str:
         return dg.clean_text(value)
     if isinstance(value, Markup):
-        return Markup(dg.clean_text(str(value)))
+        return value
     if isinstance(value, str):
         return dg.clean_text(value)
     return value
@@ -191,25 +203,26 @@ def _source_links(config: Config) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Rendered:
-    """One digest, rendered once: its view (the feeds are written from it) and its page bytes."""
+    """One digest, rendered once: its view, its page bytes and its body (the page's and the feeds')."""
 
     view: dg.DigestView
     page: bytes
     digest: Digest | None = None
+    body: Markup | None = None
 
     @property
     def content_hash(self) -> str:
         return hashlib.sha256(self.page).hexdigest()
 
 
-def render_body(view: dg.DigestView, env: Environment | None = None) -> str:
-    """The body HTML of a digest, as on its page (relative links)."""
+def render_body(view: dg.DigestView, env: Environment | None = None) -> Markup:
+    """The body HTML of a digest (``_digest_body.html``), as on its page (relative links).
+
+    Rendered once per digest: the page holds it as it is, the feeds carry what :func:`sanitize`
+    makes of it.
+    """
     env = env or environment()
-    return env.get_template("_digest_body.html").render(view=view, root="../")
-
-
-#: Where the body goes in a digest page: markup, which no text of the page can hold (its "<" is escaped).
-_BODY_SLOT = Markup("<digest-body/>")
+    return Markup(env.get_template("_digest_body.html").render(view=view, root="../"))
 
 
 def render_digest(view: dg.DigestView, *, site_title: str, site_url: str, sources: Sequence[dict[str, Any]] = (),
@@ -222,18 +235,12 @@ def render_digest(view: dg.DigestView, *, site_title: str, site_url: str, source
         p_week = previous.week_ending if isinstance(previous, dg.DigestView) else previous["week_ending"]
         p_title = previous.title if isinstance(previous, dg.DigestView) else previous["title"]
         prev = {"href": f"{p_week.isoformat()}.html", "title": p_title}
-    # The body (nearly all of the page: 1 kB and some 20 pieces of text a post) is rendered on its own, and
-    # its bytes go in a slot of the page: not each piece passed up through the page's blocks, nor
-    # megabytes copied into a value for jinja to escape (and copy) again.
     body = render_body(view, env)
     page = env.get_template("digest.html").render(
-        view=view, body=_BODY_SLOT, root="../", site_title=dg.clean_line(site_title),
+        view=view, body=body, root="../", site_title=dg.clean_line(site_title),
         canonical=site_url + digest_page_path(view.week_ending), previous=prev, sources=list(sources),
     )
-    head, slot, tail = page.partition(_BODY_SLOT)
-    if not slot or _BODY_SLOT in tail:
-        raise PublishError("digest.html does not hold {{ body }} once")
-    return Rendered(view=view, page=b"".join((head.encode(), body.encode(), tail.encode())), digest=digest)
+    return Rendered(view=view, page=page.encode("utf-8"), digest=digest, body=body)
 
 
 def render_index(entries: Sequence[dict[str, Any]], *, site_title: str, site_url: str,
@@ -304,142 +311,23 @@ def render_history(post: StoredPost, versions: Sequence[Version], *, site_title:
 # -- the feeds ----------------------------------------------------------------------------------------
 
 
-def _text(text: str) -> str:
-    """``text`` escaped the way :func:`sanitize` (html5ever's serializer) writes text; cleaned first
-    unless it is :class:`~monitor.digest.Clean` (as a template's :func:`_finalize` does)."""
-    if type(text) is not dg.Clean:
-        text = dg.clean_text(text)
-    for char, entity in _TEXT_ENTITIES:
-        if char in text:  # most texts have none, and looking costs a fraction of replace()
-            text = text.replace(char, entity)
-    return text
-
-
-_TEXT_ENTITIES = (("&", "&amp;"), ("\xa0", "&nbsp;"), ("<", "&lt;"), (">", "&gt;"))  # "&" first
-
-
-_SANITIZED_LINK = re.compile(rf'<a(?: href="([^"]*)")? rel="{LINK_REL}"></a>')
-
-# An absolute link nh3 keeps as it is (but "&" written "&amp;"), so that it need not be asked: one its URL
-# parser takes (http(s); a lower-case host name whose last label starts with a letter: not an IPv4 address,
-# refused when it is not a valid one; no IDNA "xn--" label, refused when its punycode is bad; no user or
-# port, refused when out of range) and would write back the same even if it normalized links (a path, no
-# dot segment "/." or "%2e", only characters the URL standard leaves as they are).
-_PLAIN_LINK = re.compile(
-    r"https?://(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z](?:[a-z0-9-]*[a-z0-9])?"  # host
-    r"/[A-Za-z0-9\-._~!$&()*+,;=:@/%]*"  # path
-    r"(?:\?[A-Za-z0-9\-._~!$&()*+,;=:@/?%]*)?"  # query
-    r"(?:#[A-Za-z0-9\-._~!$&()*+,;=:@/?%]*)?"  # fragment
-)
-_NOT_AN_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-
-
-def _plain_link(href: str) -> bool:
-    if _PLAIN_LINK.fullmatch(href) is None or "xn--" in href or "/." in href:
-        return False
-    return "%" not in href or (_NOT_AN_ESCAPE.search(href) is None and "%2e" not in href and "%2E" not in href)
-
-
-def _nh3_hrefs(hrefs: Iterable[str], base_url: str) -> dict[str, str | None]:
-    """Each href as :func:`sanitize` leaves it on a page at ``base_url``: absolute, escaped for a
-    double-quoted attribute; None where nh3 drops it (not a URL it can parse, a scheme it refuses).
-
-    One nh3 call for all of them, each in an empty ``<a>`` of its own.
-    """
-    unique = list(dict.fromkeys(hrefs))
-    cleaned = _nh3_clean("".join(f'<a href="{html_escape(h)}"></a>' for h in unique), base_url)
-    sanitized: dict[str, str | None] = {}
-    end = 0
-    for href, m in zip(unique, _SANITIZED_LINK.finditer(cleaned)):
-        if m.start() != end:
-            break
-        sanitized[href], end = m.group(1), m.end()
-    if len(sanitized) != len(unique) or end != len(cleaned):  # each link as it went in, and nothing else
-        raise PublishError(f"nh3 wrote {len(unique)} links in an unexpected way: {cleaned[:200]!r}")
-    return sanitized
-
-
-def _sanitized_hrefs(hrefs: Iterable[str], base_url: str) -> dict[str, str | None]:
-    """:func:`_nh3_hrefs`, but the plain links (most: :func:`_plain_link`) are not parsed again."""
-    sanitized: dict[str, str | None] = {}
-    others = []
-    for href in hrefs:
-        if _plain_link(href):
-            sanitized[href] = href.replace("&", "&amp;") if "&" in href else href
-        else:
-            others.append(href)
-    if others:
-        sanitized.update(_nh3_hrefs(others, base_url))
-    return sanitized
-
-
-def feed_body(view: dg.DigestView, page_url: str) -> str:
-    """The body of a digest as the feeds carry it: what :func:`sanitize` makes of its page's body.
-
-    That is: no ``class`` attributes, every link absolute (resolved against ``page_url``) and
-    ``rel="nofollow noopener"``, text as html5ever serializes it. It is written here, not by
-    parsing the page's body again (megabytes for a big week, slower than all the rest of the
-    build): the markup is ours, each text is cleaned and escaped (:func:`_text`) and each link
-    is what nh3 makes of it (:func:`_sanitized_hrefs`). tests/test_publish.py checks that this is,
-    byte for byte, ``sanitize(render_body(view), page_url)`` -- but for a text that starts with
-    a combining mark: sanitize NFC-normalizes the whole body, which can compose such a mark with
-    the ">" of the tag before it and break that tag; here each text is normalized on its own.
-    """
-    history = {u.post_id: f"../posts/{u.post_id}.html" for u in view.updated}  # render_body's root="../"
-    hrefs = _sanitized_hrefs([*(i.href for g in view.groups for i in g.items if i.href),
-                              *(u.href for u in view.updated if u.href), *history.values()], page_url)
-
-    def a(href: str) -> str:
-        """The start tag of a link to ``href`` (nh3 drops the href it refuses, and keeps the link)."""
-        sane = hrefs[href]
-        return f'<a href="{sane}" rel="{LINK_REL}">' if sane is not None else f'<a rel="{LINK_REL}">'
-
-    out = [f"<p>{_text(view.intro)}</p>\n<p>{_text(view.counts)}</p>\n"]
-    for group in view.groups:
-        h = "h3" if group.label else "h2"
-        if group.label:
-            out.append(f"<h2>{_text(group.label)}:</h2>\n")
-        for item in group.items:
-            start, end = (a(item.href), "</a>") if item.href else ("", "")
-            line = f"<p>{_text(item.line)}</p>\n" if item.line else ""
-            more = f"<p>Read more → {start}{_text(item.url_text)}{end}</p>\n" if item.url_text else ""
-            out.append(f"<section>\n<{h}>++ {start}{_text(item.title)}{end}</{h}>\n{line}{more}</section>\n")
-    if view.updated:
-        out.append("<section>\n<h2>Updated this week:</h2>\n<ul>\n")
-        for u in view.updated:
-            title = f"{a(u.href)}{_text(u.title)}</a>" if u.href else _text(u.title)
-            out.append(f"<li>{title} — {_text(u.what)} ({a(history[u.post_id])}history</a>)</li>\n")
-        out.append("</ul>\n</section>\n")
-    return "".join(out)
-
-
-def _xml_text(text: str) -> bytes:
-    """``text`` as lxml writes an element's text into a UTF-8 document (``text`` being one that lxml
-    takes: no control character, lone surrogate, U+FFFE or U+FFFF, as in all that went through
-    :func:`~monitor.digest.clean_text`)."""
-    return (text.encode("utf-8")
-            .replace(b"&", b"&amp;").replace(b"<", b"&lt;").replace(b">", b"&gt;").replace(b"\r", b"&#13;"))
-
-
-#: How feedgen writes an entry's content (type="html"): the tags around the marker that stands for a body.
-_CONTENT_TAGS = {"rss": (b"<content:encoded>", b"</content:encoded>"),
-                 "atom": (b'<content type="html">', b"</content>")}
-
-
 def render_feeds(rendered: Sequence[Rendered], *, site_title: str, site_url: str,
-                 tz: dt.tzinfo) -> tuple[bytes, bytes]:
+                 tz: dt.tzinfo, env: Environment | None = None) -> tuple[bytes, bytes]:
     """``(feed.xml, atom.xml)``: one entry per digest, newest first, no build timestamp.
 
-    Each entry's content, the digest's body (:func:`feed_body`, ~1 kB a post), is XML-escaped once
-    for both feeds (:func:`_xml_text`, as lxml would) and put in place of a marker in feedgen's
-    output: lxml would copy and escape every body again for each feed. The bytes are the same.
+    Each entry's content is the digest's body (:func:`render_body`, the one its page holds; rendered
+    here for a digest not built in this run) as :func:`sanitize` leaves it: no ``class``, every link
+    absolute (resolved against the page's URL) and ``rel="nofollow noopener"``. feedgen (lxml)
+    escapes it for XML.
     """
     items = sorted(rendered, key=lambda r: r.view.week_ending, reverse=True)
     site = dg.clean_line(site_title)
     host = urlsplit(site_url).hostname or "localhost"
     newest = _feed_time(items[0].view, tz) if items else dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-    # each text in a body is cleaned (feed_body); a body is never empty (it starts with the intro)
-    bodies = [_xml_text(feed_body(r.view, site_url + digest_page_path(r.view.week_ending))) for r in items]
+    contents = []
+    for r in items:
+        body = r.body if r.body is not None else render_body(r.view, env)
+        contents.append(sanitize(body, site_url + digest_page_path(r.view.week_ending)))
     out = []
     for kind, self_name in (("rss", "feed.xml"), ("atom", "atom.xml")):
         fg = FeedGenerator()
@@ -454,7 +342,7 @@ def render_feeds(rendered: Sequence[Rendered], *, site_title: str, site_url: str
         if kind == "atom":
             fg.author({"name": site})  # an Atom feed needs an author
         fg.lastBuildDate(newest)  # NOT now: an unchanged rebuild must be byte-identical
-        for i, r in enumerate(items):
+        for r, content in zip(items, contents, strict=True):
             v = r.view
             page_url = site_url + digest_page_path(v.week_ending)
             when = _feed_time(v, tz)
@@ -470,32 +358,13 @@ def render_feeds(rendered: Sequence[Rendered], *, site_title: str, site_url: str
             # RSS readers take <description> as HTML, so our plain text goes in escaped; Atom's
             # <summary> is type="text" and carries it as it is
             fe.description(html_escape(v.intro, quote=False) if kind == "rss" else v.intro, isSummary=True)
-            fe.content(f"digest-body-{i}", type="html")  # the marker
+            fe.content(content, type="html")
         try:
             xml = fg.rss_str(pretty=True) if kind == "rss" else fg.atom_str(pretty=True)
         except ValueError as e:  # lxml refuses text that is not XML
             raise PublishError(f"cannot write the {kind} feed: {e}") from e
-        out.append(_put_bodies(xml, bodies, *_CONTENT_TAGS[kind]))
+        out.append(xml)
     return out[0], out[1]
-
-
-def _put_bodies(xml: bytes, bodies: Sequence[bytes], start_tag: bytes, end_tag: bytes) -> bytes:
-    """feedgen's ``xml`` with ``bodies[i]`` in place of marker i (the i-th entry's content).
-
-    A marker is looked for with the tags around it, which no text of the feed can hold (its "<"
-    is escaped): so it is found once, or feedgen has changed and nothing is written.
-    """
-    pieces = []
-    pos = 0
-    for i, body in enumerate(bodies):
-        marked = start_tag + f"digest-body-{i}".encode() + end_tag
-        at = xml.find(marked, pos)
-        if at < 0 or xml.find(marked, at + len(marked)) >= 0:
-            raise PublishError(f"feedgen wrote the content of entry {i} in an unexpected way")
-        pieces += [xml[pos:at], start_tag, body, end_tag]
-        pos = at + len(marked)
-    pieces.append(xml[pos:])
-    return b"".join(pieces)
 
 
 # -- writing ------------------------------------------------------------------------------------
@@ -584,7 +453,8 @@ def render_site(config: Config, views: Mapping[dt.date, dg.DigestView], digests:
     files["index.html"] = render_index(list(entries.values()), site_title=site, site_url=site_url, env=env)
     if in_feed:
         rendered = [pages.get(v.week_ending) or Rendered(view=v, page=b"", digest=d) for v, d in in_feed]
-        files["feed.xml"], files["atom.xml"] = render_feeds(rendered, site_title=site, site_url=site_url, tz=tz)
+        files["feed.xml"], files["atom.xml"] = render_feeds(rendered, site_title=site, site_url=site_url, tz=tz,
+                                                              env=env)
     return SiteFiles(files, pages)
 
 
@@ -639,7 +509,7 @@ def _commit(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
             for path, data, _old, st in changed:
                 writes.append(pool.submit(_write_temp, path, data, (st.st_mode & 0o777) if st else 0o644))
         temps = [w.result() for w in writes]  # the first failure, if any, is raised here
-        for tmp, (path, _d, old, st) in zip(temps, changed):
+        for tmp, (path, _d, old, st) in zip(temps, changed, strict=True):
             os.replace(tmp, path)
             done.append((path, old, st))
     except BaseException as e:
