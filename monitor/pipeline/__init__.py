@@ -23,17 +23,19 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable, Sequence
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from ..config import Config
 from ..errors import ExtractError, SourceError
-from ..extract import extract, normalize_url
-from ..fetch import Fetcher
 from ..models import Page, PublishingState, Response, SourceResult, SourceState, StoredPost, Version
 from ..storage import Storage
-from ..urls import same_host
-from ..workers import ParsePool
+from ..urls import normalize_url, same_host
 from .ingest import POOL_MIN_SOURCES, Clock, Ingest, user_agent, utcnow, wants_pool
 from .publishing import BuildReport, publish_digests, week_has_content
+
+if TYPE_CHECKING:  # imported where used: `monitor status` and `--help` load no aiohttp, feedparser, selectolax
+    from ..fetch import Fetcher
+    from ..workers import ParsePool
 
 __all__ = ["POOL_MIN_SOURCES", "BuildReport", "Ingest", "Monitor", "check_url", "publish_digests", "run_once",
            "same_host", "user_agent", "wants_pool"]
@@ -156,6 +158,9 @@ def run_once(config: Config, store: Storage, names: Sequence[str] | None = None,
 async def check_url(config: Config, url: str, kind: str = "auto", *, fetcher: Fetcher | None = None,
                     robots: bool = True) -> list[tuple[Response, Page]]:
     """Fetch and extract ``url`` (and its discovered feed, on the same host), storing nothing."""
+    from ..extract import extract
+    from ..fetch import Fetcher
+
     own = fetcher is None
     fetcher = fetcher or Fetcher(config.fetch, user_agent=user_agent(config))
     out: list[tuple[Response, Page]] = []
