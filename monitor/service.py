@@ -329,8 +329,8 @@ class Service:
         stale = [s.name for s in config.sources
                  if (st := states.get(s.name)) is None or st.last_run_at is None or st.last_run_at < since]
         if stale and not self.stopping:
-            log.info("final fetch of %d source(s) before publishing the week ending %s",
-                     len(stale), newest.isoformat())
+            log.info("final fetch before publishing: %d source(s) not fetched since %s",
+                     len(stale), since.isoformat(timespec="minutes") if since.year > 1 else "they were added")
             running = {self._inflight[n] for n in stale if n in self._inflight}
             batch = self._start(stale, due_only=False)  # those not already running
             await asyncio.gather(batch, *running, return_exceptions=True)
@@ -339,7 +339,7 @@ class Service:
             self._publish_retry_at = None
             self.last_publish_error = None
             return True
-        log.info("publishing the week(s) ending %s", ", ".join(w.isoformat() for w in todo))
+        log.debug("due week(s) not yet published: %s", ", ".join(w.isoformat() for w in todo))
         loop = asyncio.get_running_loop()
         fut = loop.run_in_executor(self._executor, self._publish_weeks, todo, self.clock())
         try:
@@ -397,6 +397,7 @@ class Service:
                 if not self.config.digest.empty_weeks and not publisher.week_has_content(week):
                     self.checked.add(week)
                     continue
+                log.info("publishing the week ending %s", week.isoformat())  # only a week with content
                 report = publisher.publish(week_ending=week, now=now)
             except MonitorError as e:
                 log.error("could not publish the week ending %s: %s", week.isoformat(), e.reason)

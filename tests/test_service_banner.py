@@ -3,9 +3,11 @@ serves and what it will do, `run --once` ends with one line of totals, and bad p
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import http.client
 import json
+import logging
 import re
 import subprocess
 import sys
@@ -14,6 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from service_helpers import ServiceProcess, query, sample_sources, scalar, write_config
+from test_service import FakePublisher, service_for, world  # noqa: F401, F811 -- world is a fixture
 
 from monitor import __version__
 from monitor.banner import RunTotals, next_publish, once_summary
@@ -155,3 +158,23 @@ def test_an_output_dir_that_is_a_file_is_named(tmp_path):
     assert f"error: cannot serve output_dir {tmp_path / 'site'}: it is a file, not a folder" in proc.stderr
     assert "File exists" not in proc.stderr and "Traceback" not in proc.stderr
     assert (tmp_path / "site").read_text() == "not a folder"  # left alone
+
+
+
+def test_the_log_before_publishing_names_the_weeks_actually_published(world, caplog):  # noqa: F811
+    """At 2020-10-31 05:00 UTC the calendar week that just ended is 10-30 (not due until 06:00);
+    the due weeks are 10-09, 10-16 and 10-23, and 10-16 has no posts: the lines before publishing
+    name 10-09 and 10-23 only."""
+    config, store, clock, _app = world
+    publisher = FakePublisher(config, store)
+    service = service_for(world, publisher)
+    clock.now = dt.datetime(2020, 10, 31, 5, tzinfo=dt.UTC)
+    with caplog.at_level(logging.INFO, logger="monitor.service"):
+        assert asyncio.run(service.publish_due()) is True
+    messages = [r.getMessage() for r in caplog.records]
+    before = [m for m in messages if m.startswith("publishing the week ending")]
+    assert before == ["publishing the week ending 2020-10-09", "publishing the week ending 2020-10-23"]
+    assert publisher.calls == [dt.date(2020, 10, 9), dt.date(2020, 10, 23)]
+    final = [m for m in messages if m.startswith("final fetch")]
+    assert final == ["final fetch before publishing: 2 source(s) not fetched since 2020-10-24T06:00+01:00"]
+    assert not any("2020-10-16" in m or "2020-10-30" in m for m in messages)
