@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from service_helpers import ServiceProcess, query, sample_sources, scalar, write_config
-from test_service import FakePublisher, service_for, world  # noqa: F401, F811 -- world is a fixture
+from test_service import FakePublisher, service_for, world  # noqa: F401 -- world is a fixture
 
 from monitor import __version__
 from monitor.banner import RunTotals, next_publish, once_summary
