@@ -61,6 +61,7 @@ class FetchConfig:
     concurrency: int = 16  # sources fetched at once
     user_agent: str = ""  # "" = the default honest one
     backoff_max: float = 86400.0  # longest wait after repeated failures
+    log_retention: float = 30 * 86400.0  # fetch_log rows older than this are deleted by each run
 
 
 @dataclass(frozen=True)
@@ -275,7 +276,8 @@ def parse_config(data: Any, *, base_dir: Path | None = None, path: Path | None =
     )
 
     f = _mapping(data.get("fetch"), "fetch", {"timeout", "deadline", "max_bytes", "max_redirects",
-                                              "per_host", "concurrency", "user_agent", "backoff_max"})
+                                              "per_host", "concurrency", "user_agent", "backoff_max",
+                                              "log_retention"})
     fetch = FetchConfig(
         timeout=parse_duration(f.get("timeout", 20), "fetch.timeout"),
         deadline=parse_duration(f.get("deadline", 60), "fetch.deadline"),
@@ -285,6 +287,7 @@ def parse_config(data: Any, *, base_dir: Path | None = None, path: Path | None =
         concurrency=_int(f.get("concurrency", 16), "fetch.concurrency", 1, 1024),
         user_agent=_string(f["user_agent"], "fetch.user_agent") if "user_agent" in f else "",
         backoff_max=parse_duration(f.get("backoff_max", "1d"), "fetch.backoff_max"),
+        log_retention=parse_duration(f.get("log_retention", "30d"), "fetch.log_retention"),
     )
 
     serve = None

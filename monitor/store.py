@@ -1,7 +1,9 @@
 """SQLite storage (sqlite-utils): the schema, its migrations, and every query.
 
-Nothing is ever deleted: a post that disappears from a page stays, and every
-observed version of a post is kept with when it was seen and what changed.
+No post is ever deleted: a post that disappears from a page stays, and every
+observed version of a post is kept with when it was seen and what changed. Only
+the run log is bounded: a run deletes its source's rows older than the cutoff the
+pipeline passes (``RunWrites.prune_log_before``, from ``fetch.log_retention``).
 
 Tables::
 
@@ -9,7 +11,7 @@ Tables::
     http_cache  ETag / Last-Modified / body hash per fetched URL
     posts       one row per (source, post identity): the latest version
     versions    every observed version of a post (1 = first seen) + its diff
-    fetch_log   one row per source run: status, HTTP code, timings, counts, error
+    fetch_log   one row per source run: status, HTTP code, timings, counts, error (bounded)
     digests     one row per built week: title, lead, posts, content hash
 
 All timestamps are stored as ISO 8601 UTC text with microseconds, so they sort
@@ -192,6 +194,13 @@ def _m0005(db: Database) -> None:
     # (from any process) until a pass succeeds
     db.execute("CREATE TABLE publishing (id INTEGER PRIMARY KEY CHECK (id = 1), attempted_at TEXT, "
                "ok INTEGER NOT NULL, last_error TEXT, retry_at TEXT)")
+
+
+@migrations(name="0006_fetch_log_by_time")
+def _m0006(db: Database) -> None:
+    # each run deletes its source's rows older than the retention: a range of this index, so the
+    # delete costs what it removes, not the source's whole history
+    db.execute("CREATE INDEX fetch_log_source_started ON fetch_log (source, started_at)")
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -542,6 +551,9 @@ class Store:
                 [w.source, iso(w.started_at), now, r.duration, r.status, r.http_status, r.pages,
                  r.new, r.changed, r.unchanged, r.error, r.error_type],
             )
+            if w.prune_log_before is not None:  # the pipeline's retention; a range of the index
+                db.execute("DELETE FROM fetch_log WHERE source = ? AND started_at < ?",
+                           [w.source, iso(w.prune_log_before)])
             db.execute(
                 "UPDATE sources SET last_run_at = ?, last_status = ?, last_error = ?, last_error_type = ?, "
                 "last_http_status = ?, last_ok_at = ?, next_due_at = ?, failures = ?, retry_after_until = ?, "

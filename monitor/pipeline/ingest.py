@@ -236,6 +236,7 @@ class Ingest:
             http_cache=run.http_cache, every=src.every, backoff_max=self.config.fetch.backoff_max,
             retry_after=error.retry_after if isinstance(error, RateLimited) else None, full=run.full,
             post_count=run.post_count, feed_url=run.feed_url, shrunk=run.shrunk,
+            log_retention=self.config.fetch.log_retention,
         )
         self.store.apply_run(writes)
         result = dataclasses.replace(result, next_due_at=writes.next_due_at, failures=writes.failures)
