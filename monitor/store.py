@@ -1,4 +1,4 @@
-"""SQLite storage (sqlite-utils): the schema, its migrations, and every query.
+"""SQLite storage (sqlite-utils semantics, :mod:`monitor.sqlite_db`): the schema, its migrations, and every query.
 
 No post is ever deleted: a post that disappears from a page stays, and every
 observed version of a post is kept with when it was seen and what changed. Only
@@ -30,9 +30,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
-
 from .errors import StorageError
 from .models import (
     FieldChange,
@@ -44,6 +41,7 @@ from .models import (
     StoredPost,
     Version,
 )
+from .sqlite_db import Database, Migrations  # sqlite-utils' semantics; sqlite-utils only to migrate
 
 UTC = dt.UTC
 

@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAVY = ("jinja2", "feedgen", "nh3", "apscheduler", "aiohttp", "feedparser", "selectolax")
+HEAVY = ("jinja2", "feedgen", "nh3", "apscheduler", "aiohttp", "feedparser", "selectolax",
+         "sqlite_utils")  # sqlite-utils only when a migration is pending (monitor.sqlite_db)
 
 #: Runs the CLI in-process like `python -m monitor ARGS`, then prints which heavy modules got loaded.
 WRAPPER = """
@@ -63,6 +64,8 @@ def test_help_imports_no_heavy_library():
 
 @pytest.mark.parametrize("fmt", ["table", "json"])
 def test_status_imports_no_heavy_library(config, fmt):
+    first, _ = _loaded("--config", str(config), "status")
+    assert first == ["sqlite_utils"]  # a new database: sqlite-utils' migrations create the schema
     loaded, proc = _loaded("--config", str(config), "status", "--format", fmt)
     assert "s19" in proc.stdout  # it did report every source
     assert loaded == []
