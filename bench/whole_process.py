@@ -59,6 +59,9 @@ def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.pop("MONITOR_FAKE_NOW", None)
+    # as users run it: .pyc files written on the warm-up run and used after (a CI or agent
+    # environment may set this, and then every start compiles the package from source)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
