@@ -321,9 +321,11 @@ class Ingest:
                 # the page is the source of truth; a broken feed only loses content
                 run.warnings.append(f"author feed {run.feed_url} skipped: {e.reason}")
                 run.http_cache.pop(run.feed_url, None)
-        from ..extract import merge
+        posts = page_posts
+        if feed_posts:
+            from ..extract import merge
 
-        posts = merge(page_posts, feed_posts) if feed_posts else page_posts
+            posts = merge(page_posts, feed_posts)
         await self._decide(run, posts)
         self._observe(run, posts)
 
