@@ -33,6 +33,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent / "tests"))  # the sample site
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 1, 5, 0, tzinfo=UTC)  # a Monday
@@ -59,8 +60,8 @@ def measure(n_sources: int, days: int, every_s: float, posts_per_week: int, rete
             work: Path) -> dict[str, Any]:
     from monitor.config import parse_config
     from monitor.pipeline import Monitor
-    from monitor.sample.server import serve
-    from monitor.sample.site import generate_site
+    from sample_site.server import serve
+    from sample_site.site import generate_site
 
     site = generate_site(n_sources, posts_per_source=10, feed_fraction=0.5, content_bytes=2000, seed=0,
                          per_page=10)

@@ -14,7 +14,7 @@ quote: the profiler slows what it profiles, so that run's numbers are pessimisti
 What runs where (every measurement in its own fresh process, so each one's peak RSS is its own)::
 
     parent (this script)            drives, never measures itself
-    +-- _serve   child              generate_site(N, per_page=10) behind monitor.sample.server.serve;
+    +-- _serve   child              generate_site(N, per_page=10) behind sample_site.server.serve;
     |                               JSON commands on stdin: edit (edit_fraction), stats, stop
     +-- _monitor child  x cycles    Store.open -> run_once -> close, timed; reports VmHWM
     +-- _reader  child  x cycles    make_reader -> update_feeds(scheduled=False, workers=W), timed
@@ -56,6 +56,8 @@ from pathlib import Path
 from typing import Any, Self
 
 HERE = Path(__file__).resolve().parent
+# the sample site (generator and server) is test support, not part of the package
+sys.path.insert(0, str(HERE.parent / "tests"))
 DEFAULT_OUT = HERE / "results"
 EDIT_FRACTION = 0.05
 READER_WORKERS = (1, 4, 8, 16)
@@ -202,8 +204,8 @@ def _profiled(spec: dict[str, Any], fn):  # type: ignore[no-untyped-def]
 
 def child_serve(spec: dict[str, Any]) -> None:
     """Serve the sample site; answer JSON commands on stdin, one per line."""
-    from monitor.sample.server import serve
-    from monitor.sample.site import generate_site
+    from sample_site.server import serve
+    from sample_site.site import generate_site
 
     site = generate_site(spec["n"], posts_per_source=10, feed_fraction=0.5, content_bytes=2000, seed=0,
                          per_page=10)
@@ -376,7 +378,7 @@ def child_digest_build(spec: dict[str, Any]) -> dict[str, Any]:
     from monitor.detect import decide
     from monitor.extract import post_identity
     from monitor.models import PostData, SourceResult
-    from monitor.sample.site import generate_site
+    from sample_site.site import generate_site
     from monitor.detect import post_write
     from monitor.models import PostWrite, RunWrites
     from monitor.store import Store

@@ -99,8 +99,8 @@ def _write_config(path: Path, sources: list[dict[str, Any]], db: Path) -> Path:
 
 def measure(*, runs: int = 7, status_sources: int = 1000, feeds: int = 300, work: Path,
             log: Any = None) -> dict[str, Any]:
-    from monitor.sample.server import serve
-    from monitor.sample.site import generate_site
+    from sample_site.server import serve
+    from sample_site.site import generate_site
 
     say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     monitor = [sys.executable, "-m", "monitor"]
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--feeds", type=int, default=300)
     ap.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = ap.parse_args(argv)
-    sys.path.insert(0, str(ROOT))
+    sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the package and the sample site
     with tempfile.TemporaryDirectory(prefix="monitor-whole-") as tmp:
         res = measure(runs=args.runs, status_sources=args.status_sources, feeds=args.feeds, work=Path(tmp))
     if args.out:

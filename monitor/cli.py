@@ -20,7 +20,8 @@ import click
 
 from . import __version__
 from .config import Config, load_config
-from .errors import ConfigError, MonitorError
+from .errors import AlreadyRunning, ConfigError, MonitorError
+from .lock import DatabaseLock
 from .models import SourceResult
 
 UTC = dt.timezone.utc
@@ -242,6 +243,7 @@ def status(config: Config, fmt: str) -> None:
     with _open(config) as app:
         states = app.states()
         counts = {s.name: app.count_posts(s.name) for s in config.sources}
+        deliveries = app.deliveries()
         publishing = app.publishing()
     rows = []
     for s in config.sources:
@@ -263,6 +265,11 @@ def status(config: Config, fmt: str) -> None:
         click.echo(f"{r['source']}: {r['result']}, {r['posts']} posts, last run {r['last_run'] or '-'}, "
                    f"next due {r['next_due'] or 'now'}" + (f"\n  last error: {r['last_error']}"
                                                            if r["last_error"] else ""))
+    if deliveries:
+        from .deliver import format_deliveries
+
+        for line in format_deliveries(deliveries):
+            click.echo(line)
 
 
 @cli.command()
@@ -328,6 +335,53 @@ def digest(config: Config, week_ending: str | None, all_weeks: bool, lead_url: s
         click.echo(line)
     if not report.files_written and not report.skipped:
         click.echo("nothing to write: every file is up to date")
+
+
+@cli.command()
+@click.option("--week-ending", default=None, metavar="YYYY-MM-DD",
+              help="Deliver this published week [default: every week that is due].")
+@click.option("--resend", is_flag=True, help="Send again to recipients who have it [default week: the newest].")
+@click.option("--dry-run", is_flag=True, help="Write each message as a file (.eml / .json) instead of sending.")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Where --dry-run writes [default: outbox/ next to output_dir].")
+@config_option
+def deliver(config: Config, week_ending: str | None, resend: bool, dry_run: bool, out_dir: Path | None) -> None:
+    """Mail the published digests and send the notifications (deliver: in the config), each once.
+
+    Without --week-ending: every published week that a recipient is due (what `monitor run`
+    does after publishing). Prints each message sent or failed. Exit 0 when all went out, 1 when
+    any failed (temporary failures are retried by the next run).
+    """
+    week = None
+    if week_ending:
+        try:
+            week = dt.date.fromisoformat(week_ending)
+        except ValueError:
+            raise click.BadParameter(f"expected YYYY-MM-DD, got {week_ending!r}",
+                                     param_hint="--week-ending") from None
+    if config.deliver.email is None and not config.deliver.notify:
+        _fail("nothing to deliver to: add deliver.email or deliver.notify to the config", 2)
+    if dry_run and out_dir is None:
+        out_dir = config.output_dir.parent / "outbox"
+    # Sending takes the database lock that `monitor run` holds: two processes delivering from one
+    # ledger could both send a row before either records it.
+    lock = DatabaseLock(config.database)
+    try:
+        if not dry_run:
+            lock.acquire()
+        with _open(config) as app:
+            report = asyncio.run(app.deliver(week_ending=week, resend=resend, dry_run=out_dir if dry_run else None))
+    except AlreadyRunning as e:
+        _fail(f"{e.reason}: it delivers each week itself (stop it to deliver by hand)")
+    except MonitorError as e:
+        _fail(e.reason)
+    except OSError as e:
+        _fail(f"cannot create the lock file {lock.path}: {e}")
+    finally:
+        lock.release()
+    for line in report.lines() or ["nothing to deliver: every recipient has every due week"]:
+        click.echo(line)
+    sys.exit(0 if report.ok else 1)
 
 
 @cli.command()

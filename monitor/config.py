@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -80,6 +80,30 @@ class ServeConfig:
 
 
 @dataclass(frozen=True)
+class EmailConfig:
+    """``deliver.email``: where and how the weekly digest is mailed. Never holds the password itself:
+    ``password_env`` names the environment variable that does (read when a message is sent)."""
+
+    host: str
+    port: int
+    sender: str  # the From header, "Name <address>" or a bare address (the key is ``from``)
+    to: tuple[str, ...]
+    security: str = "starttls"  # starttls | ssl | none
+    username: str | None = None
+    password_env: str | None = None
+    reply_to: str | None = None
+    unsubscribe: str | None = None  # mailto:address or an http(s) URL
+    timeout: float = 60.0  # the longest one message may take, connection included
+    ca_file: Path | None = None  # trust this CA bundle (a private or self-signed server certificate)
+
+
+@dataclass(frozen=True)
+class DeliverConfig:
+    email: EmailConfig | None = None
+    notify: tuple[str, ...] = ()  # Apprise URLs
+
+
+@dataclass(frozen=True)
 class Config:
     site_title: str
     site_url: str
@@ -91,6 +115,7 @@ class Config:
     sources: tuple[SourceConfig, ...]
     serve: ServeConfig | None = None
     path: Path | None = None
+    deliver: DeliverConfig = field(default_factory=DeliverConfig)
 
     def source(self, name: str) -> SourceConfig:
         for s in self.sources:
@@ -238,7 +263,117 @@ def _source(raw: Any, i: int) -> SourceConfig:
     )
 
 
-TOP_KEYS = {"site", "database", "output_dir", "timezone", "digest", "fetch", "serve", "sources"}
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ADDRESS = re.compile(r"[^@\s<>\"(),;:]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+SECURITY_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+
+
+def _address(value: Any, key: str, *, named: bool = False) -> str:
+    """An e-mail address (``named``: also ``Name <address>``), one line, as written."""
+    from email.utils import parseaddr
+
+    text = _string(value, key)
+    if "\n" in text or "\r" in text:
+        raise ConfigError(key, "must be one line")
+    name, addr = parseaddr(text)
+    if not _ADDRESS.fullmatch(addr) or (name and not named) or (not named and addr != text):
+        what = "an e-mail address or Name <address>" if named else "an e-mail address"
+        raise ConfigError(key, f"expected {what}, got {value!r}")
+    return text
+
+
+def _unsubscribe(value: Any, key: str) -> str:
+    text = _string(value, key)
+    if text.lower().startswith(("http://", "https://")):
+        return _http_url(text, key)
+    addr = text[7:] if text.lower().startswith("mailto:") else text
+    if not _ADDRESS.fullmatch(addr.split("?", 1)[0]):
+        raise ConfigError(key, f"expected an e-mail address, mailto: or an http(s) URL, got {value!r}")
+    return "mailto:" + addr
+
+
+def _email(value: Any, key: str, base_dir: Path) -> EmailConfig:
+    allowed = {"host", "port", "security", "username", "password_env", "from", "to", "reply_to", "unsubscribe",
+               "timeout", "ca_file"}
+    if isinstance(value, dict) and "password" in value:
+        raise ConfigError(f"{key}.password", "never put the password in the config: set it in an environment "
+                          "variable and name that variable in password_env")
+    raw = _mapping(value, key, allowed)
+    for required in ("host", "from", "to"):
+        if required not in raw:
+            raise ConfigError(f"{key}.{required}", "required")
+    security = raw.get("security", "starttls")
+    if security not in SECURITY_PORTS:
+        raise ConfigError(f"{key}.security", f"must be one of starttls, ssl, none; got {security!r}")
+    to = raw["to"]
+    if isinstance(to, str):
+        to = [to]
+    _expect(to, list, f"{key}.to", "a list of e-mail addresses")
+    if not to:
+        raise ConfigError(f"{key}.to", "must list at least one address")
+    recipients = tuple(_address(a, f"{key}.to[{i}]") for i, a in enumerate(to))
+    seen: dict[str, int] = {}
+    for i, a in enumerate(recipients):
+        if a.lower() in seen:
+            raise ConfigError(f"{key}.to[{i}]", f"duplicate address {a!r} (also {key}.to[{seen[a.lower()]}])")
+        seen[a.lower()] = i
+    username = _string(raw["username"], f"{key}.username") if raw.get("username") is not None else None
+    password_env = None
+    if raw.get("password_env") is not None:
+        password_env = _string(raw["password_env"], f"{key}.password_env")
+        if not _ENV_NAME.fullmatch(password_env):
+            raise ConfigError(f"{key}.password_env", f"expected the NAME of an environment variable, got "
+                              f"{password_env!r}")
+    if username and not password_env:
+        raise ConfigError(f"{key}.password_env", "required with username: the environment variable that "
+                          "holds the SMTP password")
+    ca_file = None
+    if raw.get("ca_file") is not None:
+        ca_file = Path(_string(raw["ca_file"], f"{key}.ca_file"))
+        ca_file = ca_file if ca_file.is_absolute() else base_dir / ca_file
+        if not ca_file.is_file():
+            raise ConfigError(f"{key}.ca_file", f"no such file: {ca_file}")
+    return EmailConfig(
+        host=_string(raw["host"], f"{key}.host"),
+        port=_int(raw.get("port", SECURITY_PORTS[security]), f"{key}.port", 1, 65535),
+        sender=_address(raw["from"], f"{key}.from", named=True),
+        to=recipients,
+        security=security,
+        username=username,
+        password_env=password_env,
+        reply_to=_address(raw["reply_to"], f"{key}.reply_to", named=True) if raw.get("reply_to") else None,
+        unsubscribe=_unsubscribe(raw["unsubscribe"], f"{key}.unsubscribe") if raw.get("unsubscribe") else None,
+        timeout=parse_duration(raw.get("timeout", "60s"), f"{key}.timeout"),
+        ca_file=ca_file,
+    )
+
+
+def _notify(value: Any, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    _expect(value, list, key, "a list of Apprise URLs")
+    urls = []
+    for i, u in enumerate(value):
+        u = _string(u, f"{key}[{i}]")
+        if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://\S", u) or any(c.isspace() for c in u):
+            raise ConfigError(f"{key}[{i}]", "expected an Apprise URL like ntfy://topic or json://host/path")
+        urls.append(u)
+    if urls:
+        from .deliver.notify import check_urls  # Apprise is imported only when notify is configured
+
+        check_urls(urls, key)
+    return tuple(urls)
+
+
+def _deliver(value: Any, base_dir: Path) -> DeliverConfig:
+    raw = _mapping(value, "deliver", {"email", "notify"})
+    email = _email(raw["email"], "deliver.email", base_dir) if raw.get("email") is not None else None
+    return DeliverConfig(email=email, notify=_notify(raw.get("notify"), "deliver.notify"))
+
+
+TOP_KEYS = {"site", "database", "output_dir", "timezone", "digest", "fetch", "serve", "sources", "deliver"}
 
 
 def parse_config(data: Any, *, base_dir: Path | None = None, path: Path | None = None) -> Config:
@@ -326,6 +461,7 @@ def parse_config(data: Any, *, base_dir: Path | None = None, path: Path | None =
         sources=sources,
         serve=serve,
         path=path,
+        deliver=_deliver(data.get("deliver"), base_dir),
     )
 
 

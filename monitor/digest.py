@@ -726,8 +726,12 @@ def present(digest: Digest, *, tz: dt.tzinfo, group_by: str = "none") -> DigestV
     )
 
 
-def render_text(view: DigestView) -> str:
-    """The digest as plain text (the same lines the HTML page shows)."""
+def render_text(view: DigestView, root: str = "") -> str:
+    """The digest as plain text (the same lines the HTML page shows).
+
+    ``root`` goes before the links to our own pages (a post's history): the site's URL in a mail,
+    where a relative link leads nowhere.
+    """
     out = [view.title, f"Posted on: {view.posted_on}", "", view.intro, view.counts, ""]
     for g in view.groups:
         if g.label:
@@ -736,7 +740,7 @@ def render_text(view: DigestView) -> str:
             out += [f"++ {i.title}", i.line, f"Read more → {i.url_text}", ""]
     if view.updated:
         out += ["Updated this week:"]
-        out += [f"- {u.title} ({u.what}): posts/{u.post_id}.html" for u in view.updated]
+        out += [f"- {u.title} ({u.what}): {root}posts/{u.post_id}.html" for u in view.updated]
         out += [""]
     out.append(view.footer)
     return "\n".join(out) + "\n"

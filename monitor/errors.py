@@ -21,6 +21,9 @@ rest of the code and the user only ever see these types::
      |         +-- NoPostsFound       no posts, or far fewer than before
      +-- StorageError           SQLite failed (locked, full disk, corrupt)
      +-- PublishError           writing the digest files failed
+     +-- DeliveryError          one message to one recipient failed (.temporary)
+     |    +-- TemporaryDeliveryError   SMTP 4xx, timeout, refused or dropped connection: retried
+     |    +-- PermanentDeliveryError   SMTP 5xx: recorded and shown, not retried
      +-- AlreadyRunning         another ``monitor run`` holds the database
 
 ``NotModified`` is a signal, not an error: a 304 is a normal result.
@@ -33,6 +36,7 @@ __all__ = [
     "BadRedirect",
     "ConfigError",
     "ConnectFailed",
+    "DeliveryError",
     "ExtractError",
     "FeedError",
     "FetchError",
@@ -41,11 +45,13 @@ __all__ = [
     "MonitorError",
     "NoPostsFound",
     "NotFound",
+    "PermanentDeliveryError",
     "PublishError",
     "RateLimited",
     "RobotsDisallowed",
     "SourceError",
     "StorageError",
+    "TemporaryDeliveryError",
     "TooLarge",
 ]
 
@@ -141,6 +147,20 @@ class StorageError(MonitorError):
 
 class PublishError(MonitorError):
     pass
+
+
+class DeliveryError(MonitorError):
+    """Sending one edition to one recipient failed. ``temporary`` says whether trying again later may work."""
+
+    temporary = True
+
+
+class TemporaryDeliveryError(DeliveryError):
+    temporary = True
+
+
+class PermanentDeliveryError(DeliveryError):
+    temporary = False
 
 
 class AlreadyRunning(MonitorError):

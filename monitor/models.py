@@ -270,3 +270,28 @@ class PublishingState:
     ok: bool
     last_error: str | None = None
     retry_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One row of the delivery ledger: one week's digest to one recipient of one channel.
+
+    ``state`` is ``queued`` (written just before sending: a row still queued after a crash was
+    maybe sent), ``sent`` or ``failed``; a failed row with ``next_attempt_at`` is retried then,
+    one with ``permanent`` is not (but ``--resend``). ``generation`` counts resends: each has its
+    own Message-ID, and every attempt of one generation the same one.
+    """
+
+    week_ending: dt.date
+    channel: str
+    recipient: str
+    state: Literal["queued", "sent", "failed"]
+    message_id: str
+    attempts: int = 0
+    generation: int = 0
+    permanent: bool = False
+    last_error: str | None = None
+    next_attempt_at: dt.datetime | None = None
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    sent_at: dt.datetime | None = None

@@ -23,6 +23,9 @@ the schedule instead of re-fetching everything, and a missed run is harmless::
                         2. every week that is due (config.calendar), not recorded and not found
                            empty by this process -> Monitor.publish(week_ending=week), oldest
                            first, in a one-thread executor with its own connection
+                        3. deliver_due(): Monitor.deliver -> monitor.deliver.deliver_editions:
+                           each published week to every recipient once (the ledger); temporary
+                           failures retried by a later tick at their next_attempt_at
       on start: start_due() and request_publish() — the catch-up of weeks missed while stopped.
       SIGTERM / SIGINT: the scheduler stops; fetches in flight are cancelled (a source's writes
       are one transaction applied without an await: stored whole or not at all); a publish
@@ -157,6 +160,7 @@ class App(Protocol):
     def unpublished_weeks(self, now: dt.datetime) -> list[dt.date]: ...
     def is_published(self, week: dt.date) -> bool: ...
     def record_publishing(self, state: PublishingState) -> None: ...
+    async def deliver(self, *, now: dt.datetime | None = None, stopping: Callable[[], bool] = ...) -> Any: ...
 
 
 class Publisher(Protocol):
@@ -210,6 +214,8 @@ class Service:
         self._newest_seen: dt.date | None = None  # the newest due week when publish_due last ran
         self._stopping = threading.Event()  # also read by the publish thread between weeks
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-publish")
+        self._deliver_retry_at: dt.datetime | None = None  # the ledger's earliest temporary failure
+        self.failed_deliveries = 0
 
     def _open_publisher(self) -> Publisher:
         """The publish thread's own connection to the database (WAL: a consistent snapshot)."""
@@ -450,8 +456,36 @@ class Service:
                 ok = False
                 self._schedule_retry()
                 self._record_publishing(ok)
+            await self.deliver_due()  # right after publishing (the catch-up too); weeks published before also
             if not self._publish_again or self.stopping:
                 return ok
+
+    # -- delivering -------------------------------------------------------------------------
+
+    async def deliver_due(self) -> bool:
+        """Deliver every published week due to a recipient (monitor.deliver); False if a message failed.
+
+        Runs on the event loop through the service's application (each ledger write is one short
+        transaction; the mail itself goes out in a worker thread). Temporary failures are retried
+        by a later tick at the ledger's ``next_attempt_at``.
+        """
+        if self.stopping or (self.config.deliver.email is None and not self.config.deliver.notify):
+            return True
+        try:
+            report = await self.app.deliver(now=self.clock(), stopping=lambda: self.stopping)
+        except MonitorError as e:
+            log.error("could not deliver: %s", e.reason)
+            self.failed_deliveries += 1
+            self._deliver_retry_at = self.clock() + dt.timedelta(seconds=60)
+            return False
+        except Exception as e:  # noqa: BLE001 -- logged with its traceback; retried
+            log.error("internal error while delivering: %s: %s\n%s", type(e).__name__, e, traceback.format_exc())
+            self.failed_deliveries += 1
+            self._deliver_retry_at = self.clock() + dt.timedelta(seconds=60)
+            return False
+        self._deliver_retry_at = report.next_retry
+        self.failed_deliveries += len(report.failed)
+        return bool(report.ok)
 
     # -- modes ----------------------------------------------------------------------------
 
@@ -460,10 +494,11 @@ class Service:
         try:
             await self.fetch_due()
             published = await self.publish_due()
+            delivered = await self.deliver_due()
         except MonitorError as e:
             log.error("%s", e.reason)
             return 1
-        return 1 if self.failed_sources or not published else 0
+        return 1 if self.failed_sources or not published or not delivered else 0
 
     async def _tick_job(self) -> None:
         """Every tick: start the due sources; retry a failed publish when its time has come.
@@ -478,6 +513,9 @@ class Service:
             log.error("cannot read the schedule: %s (next tick retries)", e.reason)
             return
         now = self.clock()
+        if self._deliver_retry_at is not None and now >= self._deliver_retry_at:
+            self._deliver_retry_at = None
+            self.request_publish()  # publishes nothing new, then delivers what is due again
         if self._publish_retry_at is not None:
             if now >= self._publish_retry_at:
                 self._publish_retry_at = None

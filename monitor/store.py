@@ -13,6 +13,9 @@ Tables::
     versions    every observed version of a post (1 = first seen) + its diff
     fetch_log   one row per source run: status, HTTP code, timings, counts, error (bounded)
     digests     one row per built week: title, lead, posts, content hash
+    deliveries  the delivery ledger: one row per (week, channel, recipient) and its state
+    delivery_starts  per (channel, recipient): the first week it is due (a new recipient
+                never gets the back catalogue)
 
 All timestamps are stored as ISO 8601 UTC text with microseconds, so they sort
 as text. Writes of one source run happen in one transaction
@@ -32,6 +35,7 @@ from typing import Any, TypeVar
 
 from .errors import StorageError
 from .models import (
+    Delivery,
     FieldChange,
     PostWrite,
     PublishingState,
@@ -194,11 +198,44 @@ def _m0005(db: Database) -> None:
                "ok INTEGER NOT NULL, last_error TEXT, retry_at TEXT)")
 
 
-@migrations(name="0006_fetch_log_by_time")
+@migrations(name="0006_deliveries")
 def _m0006(db: Database) -> None:
+    # the delivery ledger (monitor/deliver/): a row is written "queued" before a message is sent
+    # and "sent" after, so a crash never loses track of who has the week
+    db.executescript(
+        """
+        CREATE TABLE deliveries (
+            week_ending TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            state TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            generation INTEGER NOT NULL DEFAULT 0,
+            permanent INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            next_attempt_at TEXT,
+            created_at TEXT,
+            updated_at TEXT,
+            sent_at TEXT,
+            PRIMARY KEY (week_ending, channel, recipient)
+        );
+        CREATE TABLE delivery_starts (
+            channel TEXT NOT NULL,
+            recipient TEXT NOT NULL,
+            since_week TEXT NOT NULL,
+            added_at TEXT NOT NULL,
+            PRIMARY KEY (channel, recipient)
+        );
+        """
+    )
+
+
+@migrations(name="0007_fetch_log_by_time")
+def _m0007(db: Database) -> None:
     # each run deletes its source's rows older than the retention: a range of this index, so the
     # delete costs what it removes, not the source's whole history
-    db.execute("CREATE INDEX fetch_log_source_started ON fetch_log (source, started_at)")
+    db.execute("CREATE INDEX IF NOT EXISTS fetch_log_source_started ON fetch_log (source, started_at)")
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -637,6 +674,45 @@ class Store:
         with self._errors("reading digests"):
             rows = list(self._rows("SELECT * FROM digests WHERE week_ending = ?", [week_ending.isoformat()]))
         return rows[0] if rows else None
+
+    # -- the delivery ledger (what to send is decided in monitor/deliver/ledger.py) -------------
+
+    def deliveries(self) -> list[Delivery]:
+        """Every ledger row (a few per week and recipient: small)."""
+        with self._errors("reading the delivery ledger"):
+            rows = list(self._rows("SELECT * FROM deliveries ORDER BY week_ending, channel, recipient"))
+        return [Delivery(
+            week_ending=dt.date.fromisoformat(r["week_ending"]), channel=r["channel"], recipient=r["recipient"],
+            state=r["state"], message_id=r["message_id"], attempts=r["attempts"], generation=r["generation"],
+            permanent=bool(r["permanent"]), last_error=r["last_error"],
+            next_attempt_at=parse_iso(r["next_attempt_at"]), created_at=parse_iso(r["created_at"]),
+            updated_at=parse_iso(r["updated_at"]), sent_at=parse_iso(r["sent_at"]),
+        ) for r in rows]
+
+    def put_delivery(self, d: Delivery) -> None:
+        """Write one ledger row as given (insert or replace), committed before this returns."""
+        with self._errors("writing the delivery ledger"), self.db.atomic():
+            self.db.execute(
+                "INSERT OR REPLACE INTO deliveries (week_ending, channel, recipient, state, message_id, attempts, "
+                "generation, permanent, last_error, next_attempt_at, created_at, updated_at, sent_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [d.week_ending.isoformat(), d.channel, d.recipient, d.state, d.message_id, d.attempts,
+                 d.generation, int(d.permanent), d.last_error, iso(d.next_attempt_at), iso(d.created_at),
+                 iso(d.updated_at), iso(d.sent_at)],
+            )
+
+    def delivery_starts(self) -> dict[tuple[str, str], dt.date]:
+        with self._errors("reading the delivery ledger"):
+            rows = self._rows("SELECT channel, recipient, since_week FROM delivery_starts")
+            return {(r["channel"], r["recipient"]): dt.date.fromisoformat(r["since_week"]) for r in rows}
+
+    def add_delivery_starts(self, starts: Iterable[tuple[str, str, dt.date]], now: dt.datetime) -> None:
+        """Remember the first week of new (channel, recipient) pairs; existing ones are kept."""
+        with self._errors("writing the delivery ledger"), self.db.atomic():
+            self.db.conn.executemany(
+                "INSERT OR IGNORE INTO delivery_starts (channel, recipient, since_week, added_at) VALUES (?,?,?,?)",
+                [(c, r, w.isoformat(), iso(now)) for c, r, w in starts],
+            )
 
     def set_publishing(self, state: PublishingState) -> None:
         """Record the service's last publish pass, as given."""

@@ -146,7 +146,7 @@ def health_report(config: Config, store: Store, *,
         d = digests[0]
         last = {"week_ending": d["week_ending"], "title": d["title"], "built_at": d["built_at"]}
     publish_ok = publishing is None or bool(publishing.get("ok", True))
-    return {
+    doc = {
         "status": "ok" if all(s["ok"] for s in sources) and publish_ok else "degraded",
         "version": __version__,
         "sources": sources,
@@ -154,6 +154,12 @@ def health_report(config: Config, store: Store, *,
         "last_digest": last,
         "next_runs": {k: _iso(v) for k, v in (next_runs or {}).items()},
     }
+    from .deliver import channel_names, deliveries_report
+
+    names, rows = channel_names(config), store.deliveries()
+    if names or rows:
+        doc["deliveries"] = deliveries_report(names, rows)
+    return doc
 
 
 class _Server(ThreadingHTTPServer):

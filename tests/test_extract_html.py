@@ -17,7 +17,7 @@ from monitor.extract import extract, sniff_kind
 from monitor.extract import html as H
 from monitor.extract.html import parse_date_text
 from monitor.extract.sourceline import collapse
-from monitor.sample.site import SampleSite
+from sample_site.site import SampleSite
 
 TZ = ZoneInfo("Europe/London")
 URL = "https://e.com/author/anne/"

@@ -106,8 +106,8 @@ def test_the_delete_uses_the_index(store):
 
 
 def test_hourly_runs_over_ten_days_keep_three_days_of_log(tmp_path):
-    from monitor.sample.server import serve
-    from monitor.sample.site import SampleSite
+    from sample_site.server import serve
+    from sample_site.site import SampleSite
 
     site = SampleSite.from_seeds()
     with serve(site) as running:

@@ -19,9 +19,9 @@ from hostile_server import (
     db_rows,
 )
 
-from monitor.sample.seeds import load_seed_authors
-from monitor.sample.server import serve
-from monitor.sample.site import SampleSite
+from monitor.demo.seeds import load_seed_authors
+from sample_site.server import serve
+from sample_site.site import SampleSite
 
 SEEDS = {a.slug: a for a in load_seed_authors()}
 HANG_BOUND = 60  # seconds: the slowest hostile case is bounded by fetch.deadline (4 s), not by the server

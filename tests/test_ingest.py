@@ -17,9 +17,9 @@ import yaml
 
 from monitor.config import load_config
 from monitor.pipeline import run_once
-from monitor.sample.seeds import load_seed_authors
-from monitor.sample.server import serve
-from monitor.sample.site import SampleSite
+from monitor.demo.seeds import load_seed_authors
+from sample_site.server import serve
+from sample_site.site import SampleSite
 from monitor.store import Store
 
 SEEDS = {a.slug: a for a in load_seed_authors()}

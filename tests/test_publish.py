@@ -1,6 +1,6 @@
 """The publish stage end to end: a real SQLite file, real files on disk, real parsers.
 
-Posts come from the seed captures (monitor/sample/seeds/000-002) through the
+Posts come from the seed captures (monitor/demo/seeds/000-002) through the
 Store's public API (``apply_run``), on a small timeline::
 
     2020-10-20 12:00Z  first run: every post dated on or before Oct 20
@@ -51,7 +51,7 @@ from monitor.store import Store
 
 UTC = dt.UTC
 LONDON = ZoneInfo("Europe/London")
-SEEDS = Path(__file__).resolve().parent.parent / "monitor" / "sample" / "seeds"
+SEEDS = Path(__file__).resolve().parent.parent / "monitor" / "demo" / "seeds"
 SITE = "https://iran-interlink.org/wordpress/"
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 # set MONITOR_DOCS_SCREENSHOT=docs/digest-page.png to refresh the README picture

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from selectolax.lexbor import LexborHTMLParser
 
-from monitor.sample import (
+from sample_site import (
     MOUNTS,
     THEMES,
     SampleSite,

@@ -434,8 +434,8 @@ def test_the_schedule_is_read_once_and_a_tick_with_nothing_due_reads_nothing(wor
 
 @pytest.fixture
 def sample():
-    from monitor.sample.server import serve
-    from monitor.sample.site import SampleSite
+    from sample_site.server import serve
+    from sample_site.site import SampleSite
 
     site = SampleSite.from_seeds()
     with serve(site) as server:
@@ -537,8 +537,8 @@ def _published(db: Path) -> list[tuple[str, str]]:
 
 
 def test_weeks_that_ended_while_stopped_are_published_on_start_exactly_once(tmp_path, procs):
-    from monitor.sample.server import serve
-    from monitor.sample.site import SampleSite
+    from sample_site.server import serve
+    from sample_site.site import SampleSite
 
     site = SampleSite()
     site.add_author("Test Author", "test-author", theme="classic", kind="feed")

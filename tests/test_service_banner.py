@@ -26,8 +26,8 @@ from monitor.models import SourceResult
 
 @pytest.fixture
 def sample():
-    from monitor.sample.server import serve
-    from monitor.sample.site import SampleSite
+    from sample_site.server import serve
+    from sample_site.site import SampleSite
 
     site = SampleSite.from_seeds()
     with serve(site) as server:

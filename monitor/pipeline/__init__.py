@@ -8,7 +8,10 @@ service and the demo call (they never touch the store or the publisher directly)
           fetch -> extract -> detect -> store     each source a result, never an abort
       .publish(week_ending= | all_weeks=)     the publish half (publishing.py):
           select weeks -> read -> build -> present -> render -> write files -> record
+      .deliver(week_ending=, resend=, dry_run=)   the delivery half (delivering.py): each published
+          week to every recipient of every channel once (the ledger), async
       .posts() .history(url) .states() ...    the reads behind `monitor posts`, `history`, `status`
+      .deliveries()                            the "deliveries" block of `status` and /healthz
     check_url(config, url)                    fetch + extract one URL, storing nothing
 
 The seams: storage is a :class:`~monitor.storage.Storage` (today SQLite, :mod:`monitor.store`);
@@ -22,14 +25,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..config import Config
 from ..errors import ExtractError, SourceError
 from ..models import Page, PublishingState, Response, SourceResult, SourceState, StoredPost, Version
 from ..storage import Storage
 from ..urls import normalize_url, same_host
+from .delivering import DeliveryReport, deliver_editions
 from .ingest import POOL_MIN_SOURCES, Clock, Ingest, user_agent, utcnow, wants_pool
 from .publishing import BuildReport, publish_digests, week_has_content
 
@@ -37,7 +42,7 @@ if TYPE_CHECKING:  # imported where used: `monitor status` and `--help` load no 
     from ..fetch import Fetcher
     from ..workers import ParsePool
 
-__all__ = ["POOL_MIN_SOURCES", "BuildReport", "Ingest", "Monitor", "check_url", "publish_digests", "run_once",
+__all__ = ["POOL_MIN_SOURCES", "BuildReport", "DeliveryReport", "Ingest", "Monitor", "check_url", "publish_digests", "run_once",
            "same_host", "user_agent", "wants_pool"]
 
 
@@ -116,6 +121,22 @@ class Monitor:
 
     def week_has_content(self, week: dt.date) -> bool:
         return week_has_content(self.config, self.store, week)
+
+    # -- the delivery half ---------------------------------------------------------------------
+
+    async def deliver(self, *, now: dt.datetime | None = None, week_ending: dt.date | None = None,
+                      resend: bool = False, dry_run: Path | None = None,
+                      stopping: Callable[[], bool] = lambda: False) -> DeliveryReport:
+        """Send each published week due to a recipient (see :mod:`monitor.pipeline.delivering`)."""
+        return await deliver_editions(self.config, self.store, now=now or self.clock(), clock=self.clock,
+                                      week_ending=week_ending, resend=resend, dry_run=dry_run, stopping=stopping)
+
+    def deliveries(self) -> dict[str, Any] | None:
+        """Per channel, its last delivery (None when nothing is configured and nothing was sent)."""
+        from ..deliver import channel_names, deliveries_report
+
+        names, rows = channel_names(self.config), self.store.deliveries()
+        return deliveries_report(names, rows) if names or rows else None
 
     def record_publishing(self, state: PublishingState) -> None:
         """Remember the last publish pass (the service's), for `monitor status` and /healthz."""

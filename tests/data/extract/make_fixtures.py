@@ -12,7 +12,7 @@ import json
 import re
 from pathlib import Path
 
-SEEDS = str(Path(__file__).resolve().parents[3] / "monitor" / "sample" / "seeds") + "/"
+SEEDS = str(Path(__file__).resolve().parents[3] / "monitor" / "demo" / "seeds") + "/"
 
 
 def load(name):

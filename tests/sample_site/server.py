@@ -1,4 +1,4 @@
-"""Serve a :class:`~monitor.sample.site.SampleSite` over real HTTP on 127.0.0.1.
+"""Serve a :class:`~sample_site.site.SampleSite` over real HTTP on 127.0.0.1.
 
 ``serve(site)`` starts a ``ThreadingHTTPServer`` in a daemon thread and returns a
 :class:`RunningServer` (``.url``, ``.hits``, ``.log``, ``.stop()``, a context

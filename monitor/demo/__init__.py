@@ -1,32 +1,31 @@
 """``monitor demo``: a first look with no network.
 
-Generates a small WordPress-like site from the seeds (author pages in the
-classic, block and Iran Interlink text markups, with author feeds), serves it on
-127.0.0.1, fetches it into a fresh database through the real pipeline, builds
-every week's digest, serves the digests, and prints the URL to open.
+Serves the seed posts as a small WordPress-like site on 127.0.0.1 (:mod:`monitor.demo.site`:
+author pages in the classic, block and Iran Interlink text markups, with author feeds), fetches
+it into a fresh database through the real pipeline, builds every week's digest, serves the
+digests, and prints the URL to open. Everything it needs ships in the package, so it works
+from a wheel with no network.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import signal
-import sys
 import tempfile
 import threading
 from pathlib import Path
 
 import click
 
-from .config import parse_config
-from .pipeline import Monitor
-from .sample.server import serve as serve_sample
-from .sample.site import SampleSite
-from .web import SiteServer
+from ..config import parse_config
+from ..pipeline import Monitor
+from ..web import SiteServer
+from .site import DemoSite, RunningSite
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
-def demo_config(site_base: str, digest_url: str, workdir: Path) -> dict:
+def demo_config(site_base: str, digest_url: str, workdir: Path) -> dict[str, object]:
     """The config the demo uses: one source per author and markup."""
     sources = [
         {"name": "Massoud Khodabandeh", "type": "auto", "every": "1h", "max_pages": 5,
@@ -49,8 +48,7 @@ def demo_config(site_base: str, digest_url: str, workdir: Path) -> dict:
 def run_demo(*, port: int = 8000, workdir: Path | None = None, serve: bool = True) -> int:
     workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="monitor-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    site = SampleSite.from_seeds()
-    with serve_sample(site) as sample:
+    with RunningSite(DemoSite.from_seeds()) as site:
         digest_server = SiteServer(workdir / "site", "127.0.0.1", port if serve else 0)
         try:
             digest_server.start()
@@ -58,8 +56,8 @@ def run_demo(*, port: int = 8000, workdir: Path | None = None, serve: bool = Tru
             click.echo(f"error: cannot listen on 127.0.0.1:{port}: {e} (try --port)", err=True)
             return 1
         try:
-            config = parse_config(demo_config(sample.url, digest_server.url, workdir), base_dir=workdir)
-            click.echo(f"sample site: {sample.url}/  (three authors, classic/block/text markups, feeds)")
+            config = parse_config(demo_config(site.url, digest_server.url, workdir), base_dir=workdir)
+            click.echo(f"sample site: {site.url}/  (three authors, classic/block/text markups, feeds)")
             with Monitor.open(config) as app:
                 results = app.fetch_sync()
                 for r in results:
@@ -83,6 +81,3 @@ def run_demo(*, port: int = 8000, workdir: Path | None = None, serve: bool = Tru
         finally:
             digest_server.shutdown()
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(run_demo())

@@ -1,7 +1,7 @@
 """An in-memory WordPress-like site, its renderers, and a bulk generator.
 
 :class:`SampleSite` holds authors and posts and renders any URL of the site
-to bytes (:meth:`SampleSite.render`); :mod:`monitor.sample.server` puts it
+to bytes (:meth:`SampleSite.render`); :mod:`sample_site.server` puts it
 behind a real HTTP server. Tests change the "web" through its methods
 (``add_post``, ``edit_post``, ``remove_post``), add page chrome that changes on
 every load without any post changing (``set_noise``), and inject faults
@@ -44,7 +44,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from .seeds import (
+from monitor.demo.seeds import (
     SEEDS_DIR,
     SampleAuthor,
     SamplePost,

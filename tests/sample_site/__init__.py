@@ -2,7 +2,7 @@
 
 ::
 
-    from monitor.sample import SampleSite, serve
+    from sample_site import SampleSite, serve
 
     site = SampleSite.from_seeds()
     with serve(site) as srv:             # real HTTP on 127.0.0.1, a free port
@@ -12,10 +12,11 @@
         site.fail("/classic/", 503)      # faults for tests
         srv.hits["/classic/author/ali-alavi/"]
 
-See :mod:`monitor.sample.site` for the URL layout.
+See :mod:`sample_site.site` for the URL layout.
 """
 
-from .seeds import SampleAuthor, SamplePost, load_seed_authors, parse_seed_text, slugify
+from monitor.demo.seeds import SampleAuthor, SamplePost, load_seed_authors, parse_seed_text, slugify
+
 from .server import RequestRecord, RunningServer, serve
 from .site import MOUNTS, THEMES, Rendered, SampleSite, generate_site
 
