@@ -48,7 +48,7 @@ from ..models import (
     SourceState,
     StoredPost,
 )
-from ..schedule import is_due
+from ..schedule import Clock, is_due, utcnow
 from ..storage import Storage
 from ..urls import same_host
 
@@ -59,7 +59,6 @@ if TYPE_CHECKING:  # imported where used: `monitor status` and `--help` load no 
 log = logging.getLogger("monitor")
 
 UTC = dt.UTC
-Clock = Callable[[], dt.datetime]
 
 
 
@@ -76,10 +75,6 @@ def wants_pool(n_sources: int, workers: int | None = None) -> int:
 
     workers = default_parse_workers() if workers is None else workers
     return workers if n_sources >= POOL_MIN_SOURCES else 0
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(UTC)
 
 
 def user_agent(config: Config) -> str:
