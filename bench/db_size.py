@@ -58,10 +58,11 @@ def _count(db: Path, sql: str) -> int:
 
 def measure(n_sources: int, days: int, every_s: float, posts_per_week: int, retention: str,
             work: Path) -> dict[str, Any]:
-    from monitor.config import parse_config
-    from monitor.pipeline import Monitor
     from sample_site.server import serve
     from sample_site.site import generate_site
+
+    from monitor.config import parse_config
+    from monitor.pipeline import Monitor
 
     site = generate_site(n_sources, posts_per_source=10, feed_fraction=0.5, content_bytes=2000, seed=0,
                          per_page=10)
