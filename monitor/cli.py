@@ -18,10 +18,13 @@ from typing import Any
 import click
 
 from . import __version__
-from .config import Config, load_config
+from .cli_sources import add, export_opml, import_opml, init, remove, search, sources
+from .config import Config, load_config, parse_config
 from .errors import AlreadyRunning, ConfigError, MonitorError
 from .lock import DatabaseLock
 from .models import SourceResult
+from .output import choose_format, emit, human_time, json_time, plural
+from .report import result_word
 
 UTC = dt.timezone.utc
 
@@ -65,6 +68,12 @@ def _fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+def _need_sources(config: Config) -> None:
+    if not config.sources:
+        where = f" in {config.path}" if config.path else ""
+        _fail(f"no sources{where} yet: add one with `monitor add URL`", 2)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Config file [default: ./config.yaml].")
@@ -75,7 +84,8 @@ def _fail(message: str, code: int = 1) -> None:
 def cli(ctx: click.Context, config_path: Path | None, log_level: str) -> None:
     """Watch author pages and feeds, store every post and edit, publish a weekly digest.
 
-    Typical use: `monitor fetch` then `monitor digest --all`; or `monitor run` as a service.
+    Start with `monitor init`, then `monitor add URL` for each author page or feed; then
+    `monitor run` as a service (or `monitor fetch` then `monitor digest --all`).
     """
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
@@ -92,23 +102,33 @@ def _result_line(r: SourceResult) -> str:
     if r.status == "skipped":
         return f"{r.source}: skipped" + (f" ({r.error})" if r.error else "")
     if r.status == "not_modified":
-        return f"{r.source}: unchanged (not modified)"
-    line = f"{r.source}: new {r.new}, changed {r.changed}, unchanged {r.unchanged} ({r.pages} page(s), {r.duration:.1f} s)"
+        return f"{r.source}: not modified"
+    line = (f"{r.source}: new {r.new}, changed {r.changed}, unchanged {r.unchanged} "
+            f"({plural(r.pages, 'page')}, {r.duration:.1f} s)")
     for w in r.warnings:
         line += f"\n  warning: {w}"
     return line
 
 
+def _result_json(r: SourceResult) -> dict[str, Any]:
+    return {"name": r.source, "result": result_word(r.status), "ok": r.ok, "new": r.new, "changed": r.changed,
+            "unchanged": r.unchanged, "pages": r.pages, "http_status": r.http_status, "error_type": r.error_type,
+            "error": r.error, "duration": round(r.duration, 3), "warnings": list(r.warnings)}
+
+
 @cli.command()
 @click.option("--source", "sources", multiple=True, metavar="NAME", help="Only this source (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: per source what was found and written, then the totals.")
 @config_option
-def fetch(config: Config, sources: tuple[str, ...]) -> None:
+def fetch(config: Config, sources: tuple[str, ...], fmt: str) -> None:
     """Fetch every source once and store what is new or changed.
 
     Prints new / changed / unchanged / error per source, then totals. Exit 0 if
     every source succeeded, 1 if any failed (the others are still stored), 2 on a
     config error.
     """
+    _need_sources(config)
     try:
         names = [config.source(n).name for n in sources] or None
     except ConfigError as e:
@@ -117,7 +137,7 @@ def fetch(config: Config, sources: tuple[str, ...]) -> None:
     total = len(names) if names else len(config.sources)
     try:
         with _open(config) as app:
-            if sys.stdout.isatty():
+            if sys.stdout.isatty() and fmt == "text":
                 from rich.progress import Progress
 
                 with Progress(transient=True) as progress:
@@ -130,24 +150,25 @@ def fetch(config: Config, sources: tuple[str, ...]) -> None:
                     results = app.fetch_sync(names, on_result=tick)
             else:
                 results = app.fetch_sync(names)
-                for r in results:
-                    click.echo(_result_line(r))
+                if fmt == "text":
+                    for r in results:
+                        click.echo(_result_line(r))
     except MonitorError as e:
         _fail(e.reason)
     failed = [r for r in results if r.status == "error"]
-    click.echo(
-        f"total: {len(results)} sources, {sum(r.new for r in results)} new, "
-        f"{sum(r.changed for r in results)} changed, {sum(r.unchanged for r in results)} unchanged, "
-        f"{len(failed)} failed"
-    )
+    totals = {"sources": len(results), "new": sum(r.new for r in results),
+              "changed": sum(r.changed for r in results), "unchanged": sum(r.unchanged for r in results),
+              "failed": len(failed)}
+    if fmt == "json":
+        click.echo(json.dumps({"sources": [_result_json(r) for r in results], "total": totals},
+                              ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"total: {plural(totals['sources'], 'source')}, {totals['new']} new, {totals['changed']} changed, "
+                   f"{totals['unchanged']} unchanged, {totals['failed']} failed")
     sys.exit(1 if failed else 0)
 
 
 # -- posts / history / status ----------------------------------------------------------------
-
-
-def _dt(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 def _parse_since(value: str | None, config: Config) -> dt.datetime | None:
@@ -161,47 +182,49 @@ def _parse_since(value: str | None, config: Config) -> dt.datetime | None:
 
 
 @cli.command()
-@click.option("--source", default=None, metavar="NAME", help="Only posts of this source.")
+@click.option("--source", "sources", multiple=True, metavar="NAME",
+              help="Only posts of this source (repeatable; a source removed from the config still has its posts).")
 @click.option("--since", default=None, metavar="DATE", help="Only posts published on or after DATE (YYYY-MM-DD).")
 @click.option("--changed", is_flag=True, help="Only posts that were edited after first seen.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "tsv", "json"]), default=None,
+              help="[default: table on a terminal, tsv in a pipe]")
 @config_option
-def posts(config: Config, source: str | None, since: str | None, changed: bool, fmt: str) -> None:
+def posts(config: Config, sources: tuple[str, ...], since: str | None, changed: bool, fmt: str | None) -> None:
     """List stored posts, newest first."""
     since_dt = _parse_since(since, config)
-    if source:
-        try:
-            config.source(source)
-        except ConfigError as e:
-            _fail(str(e), 2)
+    tz = config.timezone
     with _open(config, register=False) as app:
-        rows = app.posts(source=source, since=since_dt, changed=changed)
-    if fmt == "json":
-        out = [
-            {
-                "id": p.id, "source": p.source, "url": p.url, "title": p.title, "author": p.author,
-                "outlet": p.outlet,
-                "published": (p.published.astimezone(config.timezone).date().isoformat() if p.date_only
-                              else _dt(p.published)) if p.published else None,
-                "original_date": p.original_date.isoformat() if p.original_date else None,
-                "excerpt": p.excerpt, "first_seen": _dt(p.first_seen), "last_changed": _dt(p.last_changed),
-                "versions": p.versions,
-            }
-            for p in rows
-        ]
-        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(show_lines=False)
-    for col in ("published", "source", "title", "author", "outlet", "v"):
-        table.add_column(col)
-    for p in rows:
-        day = p.published.astimezone(config.timezone).date().isoformat() if p.published else ""
-        table.add_row(day, p.source, p.title, p.author, p.outlet, str(p.versions))
-    Console(width=200 if not sys.stdout.isatty() else None).print(table)
-    click.echo(f"{len(rows)} posts")
+        if sources:
+            stored = app.post_counts()
+            unknown = [n for n in sources if n not in stored and n not in {s.name for s in config.sources}]
+            if unknown:
+                have = sorted({s.name for s in config.sources} | set(stored))
+                _fail(f"--source: no source named {unknown[0]!r} (have: {', '.join(have)})", 2)
+            rows = [p for n in dict.fromkeys(sources) for p in app.posts(source=n, since=since_dt, changed=changed)]
+            rows.sort(key=lambda p: (p.published is not None, p.published or dt.datetime.min.replace(tzinfo=UTC),
+                                     p.id), reverse=True)
+        else:
+            rows = app.posts(since=since_dt, changed=changed)
+    fmt = choose_format(fmt)
+    json_rows = [
+        {
+            "id": p.id, "source": p.source, "url": p.url, "title": p.title, "author": p.author, "outlet": p.outlet,
+            "published": json_time(p.published, tz), "date_only": p.date_only,
+            "original_date": p.original_date.isoformat() if p.original_date else None,
+            "excerpt": p.excerpt, "first_seen": json_time(p.first_seen, tz),
+            "last_changed": json_time(p.last_changed, tz), "versions": p.versions,
+        }
+        for p in rows
+    ]
+    table = [{"published": (p.published.astimezone(tz).date().isoformat() if p.date_only
+                            else human_time(p.published, tz, empty="")) if p.published else "",
+              "source": p.source, "title": p.title, "author": p.author, "outlet": p.outlet, "v": p.versions,
+              "url": p.url}
+             for p in rows]
+    columns = ["published", "source", "title", "author", "outlet", "v"] + (["url"] if fmt == "tsv" else [])
+    emit(table, columns, fmt, json_rows=json_rows)
+    if fmt == "table":
+        click.echo(plural(len(rows), "post"))
 
 
 @cli.command()
@@ -217,17 +240,17 @@ def history(config: Config, url: str, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps([
             {"source": p.source, "url": p.url, "title": p.title, "versions": [
-                {"number": v.number, "seen_at": _dt(v.seen_at), "title": v.title, "excerpt": v.excerpt,
-                 "published": _dt(v.published),
+                {"number": v.number, "seen_at": json_time(v.seen_at, config.timezone), "title": v.title,
+                 "excerpt": v.excerpt, "published": json_time(v.published, config.timezone),
                  "changes": [{"field": c.field, "label": c.label, "old": c.old, "new": c.new, "diff": c.diff}
                              for c in v.changes]}
                 for v in versions]}
             for p, versions in data], ensure_ascii=False, indent=2))
         return
     for p, versions in data:
-        click.echo(f"{p.title}\n{p.url}  (source: {p.source}, {len(versions)} version(s))")
+        click.echo(f"{p.title}\n{p.url}  (source: {p.source}, {plural(len(versions), 'version')})")
         for v in versions:
-            click.echo(f"\n  v{v.number}  seen {v.seen_at.astimezone(config.timezone):%Y-%m-%d %H:%M %Z}")
+            click.echo(f"\n  v{v.number}  seen {human_time(v.seen_at, config.timezone)}")
             if v.number == 1:
                 click.echo(f"    first seen: {v.title}")
             for c in v.changes:
@@ -235,39 +258,34 @@ def history(config: Config, url: str, fmt: str) -> None:
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "table", "json"]), default="text", show_default=True,
+              help="json: the /healthz document.")
 @config_option
 def status(config: Config, fmt: str) -> None:
-    """Per source: last run, result, next due, last error."""
-    with _open(config) as app:
-        states = app.states()
-        counts = {s.name: app.count_posts(s.name) for s in config.sources}
-        deliveries = app.deliveries()
-        publishing = app.publishing()
-    rows = []
-    for s in config.sources:
-        st = states[s.name]
-        rows.append({
-            "source": s.name, "url": s.url, "type": s.type, "posts": counts[s.name],
-            "last_run": _dt(st.last_run_at), "result": st.last_status or "never run",
-            "last_ok": _dt(st.last_ok_at), "next_due": _dt(st.next_due_at),
-            "failures": st.failures, "last_error": st.last_error,
-            "retry_after_until": _dt(st.retry_after_until),
-        })
+    """Per source: result of the last run, posts, last run, next due, last error; the publishing
+    state, the last digest and the deliveries. The same report as /healthz. Only reads the database."""
+    from .pipeline import Monitor
+    from .report import StatusInputs, status_lines, status_report
+
+    try:
+        app = Monitor.open_readonly(config)
+        if app is None:  # never fetched: every source "never run"
+            inputs = StatusInputs({}, {})
+        else:
+            with app:
+                inputs = app.status_inputs()
+    except MonitorError as e:
+        _fail(e.reason)
+    report = status_report(config.sources, inputs)
     if fmt == "json":
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
-    if publishing is not None and not publishing.ok:
-        retry = f", retried at {_dt(publishing.retry_at)}" if publishing.retry_at else ""
-        click.echo(f"publishing: failed at {_dt(publishing.attempted_at)}: {publishing.last_error}{retry}")
-    for r in rows:
-        click.echo(f"{r['source']}: {r['result']}, {r['posts']} posts, last run {r['last_run'] or '-'}, "
-                   f"next due {r['next_due'] or 'now'}" + (f"\n  last error: {r['last_error']}"
-                                                           if r["last_error"] else ""))
-    if deliveries:
+    for line in status_lines(report, config.timezone):
+        click.echo(line)
+    if report.get("deliveries"):
         from .deliver import format_deliveries
 
-        for line in format_deliveries(deliveries):
+        for line in format_deliveries(report["deliveries"]):
             click.echo(line)
 
 
@@ -275,32 +293,34 @@ def status(config: Config, fmt: str) -> None:
 @click.argument("url")
 @click.option("--type", "kind", type=click.Choice(["auto", "html", "feed"]), default="auto", show_default=True)
 @click.option("--no-robots", is_flag=True, help="Ignore robots.txt for this check.")
-@config_option
-def check(config: Config, url: str, kind: str, no_robots: bool) -> None:
-    """Fetch URL and print what would be extracted, storing nothing."""
-    import asyncio
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Config file [default: ./config.yaml if there is one, else the defaults].")
+@click.pass_context
+def check(ctx: click.Context, url: str, kind: str, no_robots: bool, fmt: str, config_path: Path | None) -> None:
+    """Fetch URL and print what would be extracted, storing nothing.
 
-    from .pipeline import check_url
+    The verdict is fetch's: exit 0 when the URL gives posts, 1 when fetch would fail it (no
+    posts: NoPostsFound; not found; robots.txt), 2 on bad arguments. Needs no config file.
+    """
+    from .cli_sources import check_json, load_or_default, print_documents, print_verdict, run_check
 
     try:
-        found = asyncio.run(check_url(config, url, kind, robots=not no_robots))
+        config = load_or_default(ctx, config_path)
+        normalized = parse_config({"site": {"title": "x"}, "sources": [{"name": "x", "url": url}]}).sources[0].url
+    except ConfigError as e:
+        _fail(str(e), 2)
+    try:
+        report = run_check(config, normalized, kind, robots=not no_robots)
     except MonitorError as e:
         _fail(e.reason)
-    for resp, page in found:
-        click.echo(f"{resp.url}\n  HTTP {resp.status}, {len(resp.content)} bytes, {page.kind}, rule: {page.rule}, "
-                   f"{len(page.posts)} posts")
-        if page.author:
-            click.echo(f"  page author: {page.author}")
-        if page.feed_url:
-            click.echo(f"  feed: {page.feed_url}")
-        if page.next_url:
-            click.echo(f"  next page: {page.next_url}")
-        for w in page.warnings:
-            click.echo(f"  warning: {w}")
-        for p in page.posts:
-            day = p.published.astimezone(config.timezone).date().isoformat() if p.published else "no date"
-            who = ", ".join(x for x in (p.author, p.outlet) if x)
-            click.echo(f"  - {day}  {p.title}\n      {p.url}" + (f"\n      {who}" if who else ""))
+    if fmt == "json":
+        click.echo(check_json(report, config))
+    else:
+        print_documents(report, config)
+        # (an explanation of the extraction goes here, between the documents and the verdict)
+        print_verdict(report)
+    sys.exit(0 if report.ok else 1)
 
 
 # -- digest / run / demo --------------------------------------------------------------------
@@ -310,9 +330,12 @@ def check(config: Config, url: str, kind: str, no_robots: bool) -> None:
 @click.option("--week-ending", default=None, metavar="YYYY-MM-DD",
               help="Build the week ending on this date [default: the last complete week].")
 @click.option("--all", "all_weeks", is_flag=True, help="Build every week that has posts.")
-@click.option("--lead", "lead_url", default=None, metavar="URL", help="Use this post as the lead.")
+@click.option("--lead", "lead_url", default=None, metavar="URL",
+              help="Use this post as the lead (remembered for its week).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: weeks built, files written, weeks skipped.")
 @config_option
-def digest(config: Config, week_ending: str | None, all_weeks: bool, lead_url: str | None) -> None:
+def digest(config: Config, week_ending: str | None, all_weeks: bool, lead_url: str | None, fmt: str) -> None:
     """Build weekly digests (HTML pages, feed.xml, atom.xml) into output_dir.
 
     Prints each file written. A week with no posts builds nothing and says so.
@@ -332,6 +355,13 @@ def digest(config: Config, week_ending: str | None, all_weeks: bool, lead_url: s
                                  now=dt.datetime.now(UTC))
     except MonitorError as e:
         _fail(e.reason)
+    if fmt == "json":
+        click.echo(json.dumps({
+            "weeks_built": [w.isoformat() for w in report.weeks_built],
+            "files_written": [str(p) for p in report.files_written],
+            "skipped": [{"week_ending": w.isoformat(), "reason": why} for w, why in report.skipped],
+        }, ensure_ascii=False, indent=2))
+        return
     for line in report.lines():
         click.echo(line)
     if not report.files_written and not report.skipped:
@@ -398,12 +428,14 @@ def run(ctx: click.Context, config: Config, once: bool) -> None:
     """
     from .service import run_service
 
+    _need_sources(config)
     code = run_service(config, once=once)
     sys.exit(code)
 
 
 @cli.command()
-@click.option("--port", default=8000, show_default=True, type=int, help="Port for the demo site and digests.")
+@click.option("--port", default=8765, show_default=True, type=int,
+              help="Port for the digests (not the service's 8000, so both can run).")
 @click.option("--dir", "workdir", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Where to put the demo database and output [default: a temporary folder].")
 @click.option("--no-serve", is_flag=True, help="Build everything, print where it is, and exit.")
@@ -412,6 +444,10 @@ def demo(port: int, workdir: Path | None, no_serve: bool) -> None:
     from .demo import run_demo
 
     sys.exit(run_demo(port=port, workdir=workdir, serve=not no_serve))
+
+
+for _command in (init, add, remove, sources, import_opml, export_opml, search):
+    cli.add_command(_command)
 
 
 def main() -> None:

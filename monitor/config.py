@@ -436,9 +436,9 @@ def parse_config(data: Any, *, base_dir: Path | None = None, path: Path | None =
     raw_sources = data.get("sources")
     if raw_sources is None:
         raise ConfigError("sources", "required: a list of sources to monitor")
+    # an empty list is valid (the starter config of `monitor init` has one until `monitor add`);
+    # fetching and running with no sources is refused by the commands themselves, with what to do
     _expect(raw_sources, list, "sources", "a list")
-    if not raw_sources:
-        raise ConfigError("sources", "must list at least one source")
     sources = tuple(_source(s, i) for i, s in enumerate(raw_sources))
     seen: dict[str, int] = {}
     for i, s in enumerate(sources):

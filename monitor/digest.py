@@ -9,13 +9,17 @@
     present(digest, ...)           -> DigestView   every line of the house style, as text
     render_text(view)              -> str          the digest as plain text
 
+A :class:`DigestView` has two layouts: HTML, ``templates/_digest_body.html``
+(rendered by :mod:`monitor.publish` once per digest, for its page and, sanitized,
+its feed entries), and plain text, :func:`render_text` (here, so it stays pure).
+
 Everything a template or a feed shows comes out of :func:`present` already
-cleaned (:func:`clean_text`): control characters and code points that are not
-allowed in XML are gone, so no input can make a page or a feed invalid. Each
-such text is a :class:`Clean` string, which tells the renderers that cleaning
-it again would change nothing (they still clean every other text).
-Escaping is :mod:`monitor.publish`'s job (the templates' autoescape, and
-``feed_body`` for the feeds), and so is sanitizing HTML.
+cleaned (:func:`clean_text`, :mod:`monitor.text`): control characters and code
+points that are not allowed in XML are gone, so no input can make a page or a
+feed invalid. Each such text is a :class:`Clean` string, which tells the
+renderers that cleaning it again would change nothing (they still clean every
+other text). Escaping is :mod:`monitor.publish`'s job (the templates'
+autoescape; feedgen for the feeds), and so is sanitizing HTML.
 
 House style (``shared/weekly-digest-style.md`` section 2)::
 
@@ -40,6 +44,7 @@ from operator import attrgetter
 from urllib.parse import quote, urlsplit
 
 from .models import Digest, DigestItem, FieldChange, StoredPost, Version
+from .text import clean_line, clean_text
 from .urls import same_post_key
 
 __all__ = [
@@ -99,29 +104,7 @@ DIGEST_TITLE_RE = re.compile(
     r"(?:\d+|[A-Z][a-z]+\.?\s+\d{1,2},\s+\d{4})\s*$"
 )
 
-# -- text hygiene -------------------------------------------------------------------------------
-
-# C0 controls but tab/newline/CR, DEL, C1 controls, lone surrogates and Unicode noncharacters:
-# invalid in XML 1.0 or an error for the HTML parser. Stripped from every text we publish.
-_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
-_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
-_ASTRAL_NONCHARS = re.compile("[" + "".join(f"\\U{p:04x}fffe\\U{p:04x}ffff" for p in range(1, 17)) + "]")
-
-
-def clean_text(text: str | None) -> str:
-    """``text`` without the code points no HTML page or XML feed may carry (NFC-normalized)."""
-    if not text:
-        return ""
-    if text.isprintable():  # no control, surrogate or noncharacter (no "Other" code point at all): the usual case
-        return text if text.isascii() else unicodedata.normalize("NFC", text)
-    if text.replace("\n", " ").replace("\r", " ").replace("\t", " ").isprintable():  # lines (HTML, diffs): same
-        return text if text.isascii() else unicodedata.normalize("NFC", text)
-    if text.isascii():
-        return _INVALID.sub("", text)
-    text = _INVALID.sub("", text)
-    if _ASTRAL.search(text):
-        text = _ASTRAL_NONCHARS.sub("", text)
-    return unicodedata.normalize("NFC", text)
+# -- text hygiene (the cleaner itself is monitor.text's, shared with the extract stage) ----------
 
 
 class Clean(str):
@@ -132,16 +115,6 @@ class Clean(str):
     """
 
     __slots__ = ()
-
-
-def clean_line(text: str | None) -> str:
-    """:func:`clean_text` on one line: whitespace runs (NBSP too) collapsed to one space, ends trimmed."""
-    if text and text.isprintable():  # the usual case: nothing to strip, and the only whitespace is " "
-        if not text.isascii():
-            text = unicodedata.normalize("NFC", text)
-        if "  " not in text and text[0] != " " and text[-1] != " ":
-            return text
-    return " ".join(clean_text(text).split())
 
 
 _PCT_BAD = re.compile(r"%(?![0-9A-Fa-f]{2})")

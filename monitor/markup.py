@@ -3,8 +3,9 @@
 HTML tree builders (lexbor, which reads pages and feed summaries, and html5ever inside nh3, which
 sanitizes content at publish time) walk the stack of open elements for many start tags and compare
 each attribute with the element's others. Nesting and attribute counts that no real page has make
-that quadratic: 100,000 nested ``<li>`` (0.8 MB) cost lexbor two minutes and nh3 as long, 400,000
-attributes on one tag about ten. A body is at most ``fetch.max_bytes``, so the time is bounded, but
+that quadratic: a body of nothing but nested ``<li>`` or one tag with hundreds of thousands of
+attributes keeps a parser busy for minutes (tests/test_hostile_publishing.py and the hostile
+extract tests build such bodies). A body is at most ``fetch.max_bytes``, so the time is bounded, but
 not by anything a run can afford. :func:`too_complex` estimates the work in linear time (and in no
 time at all for ordinary pages) and says why a document is over the limit; callers refuse it
 (a page), or read it without a parser (a feed summary, stored content).
@@ -22,7 +23,7 @@ import re
 __all__ = ["MAX_ATTRIBUTES", "MAX_NESTING_WORK", "too_complex"]
 
 #: Open elements summed over every start tag: a page nested 10,000 deep costs 5e7, a big real page
-#: well under 1e7; 2e8 is about half a second of the slowest parser.
+#: well under 1e7; the limit leaves real pages a wide margin and stops what only an attack builds.
 MAX_NESTING_WORK = 2 * 10**8
 #: Attributes on one element.
 MAX_ATTRIBUTES = 5_000

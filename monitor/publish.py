@@ -33,6 +33,7 @@ each digest's body on its way into the feeds. The digest's plain-text form is
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import importlib.resources
@@ -438,6 +439,7 @@ def render_site(config: Config, views: Mapping[dt.date, dg.DigestView], digests:
     site, site_url, tz = config.site_title, config.site_url, config.timezone
     sources = _source_links(config)
     ordered = sorted(entries)
+    feed_weeks = {v.week_ending for v, _d in in_feed}
     files: dict[str, bytes] = {}
     pages: dict[dt.date, Rendered] = {}
     for w, v in views.items():
@@ -445,6 +447,8 @@ def render_site(config: Config, views: Mapping[dt.date, dg.DigestView], digests:
         previous = entries[ordered[i - 1]] if i > 0 else None
         r = render_digest(v, site_title=site, site_url=site_url, sources=sources, previous=previous, env=env,
                           digest=digests[w])
+        if w not in feed_weeks:  # its body is kept for the feeds only: not held through a long --all build
+            r = dataclasses.replace(r, body=None)
         pages[w] = r
         files[digest_page_path(w)] = r.page
     for post, versions in histories:
@@ -471,7 +475,7 @@ def write_files(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
 
 
 #: Temp files written (and fsynced) at once: fsync waits for the disk, not for Python, and a disk
-#: syncs many files about as fast as one, so 500 history pages go to disk several times faster.
+#: syncs many files about as fast as one, so a week's history pages reach the disk together.
 WRITERS = 16
 
 

@@ -649,8 +649,8 @@ class _Health:
         with self._lock:
             if self._app is None:
                 self._app = Monitor.open(self.config, register=False)
-            return health_report(self.config, self._app.store, next_runs=self.service.next_runs(),
-                                 publishing=self.service.publish_state())
+            # the publishing state as the service recorded it: what `monitor status` reads too
+            return health_report(self.config, self._app.status_inputs(next_runs=self.service.next_runs()))
 
     def close(self) -> None:
         with self._lock:

@@ -11,6 +11,7 @@ on a database's first open and after an upgrade, never on an ordinary start.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from typing import Any
 
 __all__ = ["Database", "Migrations"]
 
+_QUOTE_FTS = re.compile(r'\s+|(".*?")')
 _TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"}
 
 
@@ -33,6 +35,9 @@ class Database:
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
         self._savepoints = 0
+        # as sqlite-utils does: a row removed by INSERT OR REPLACE fires its DELETE triggers (the
+        # full-text index of posts is kept by triggers)
+        conn.execute("PRAGMA recursive_triggers=on")
 
     def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] | None = None) -> sqlite3.Cursor:
         """Run one statement. A write outside a transaction is committed at once (as sqlite-utils
@@ -63,6 +68,14 @@ class Database:
         if statement.strip():
             cursor.execute(statement)
         return cursor
+
+    @staticmethod
+    def quote_fts(query: str) -> str:
+        """A full-text query with every token quoted, so no FTS syntax can fail (sqlite-utils')."""
+        if query.count('"') % 2:
+            query += '"'
+        bits = [b for b in _QUOTE_FTS.split(query) if b and b != '""']
+        return " ".join(f'"{bit}"' if not bit.startswith('"') else bit for bit in bits)
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Iterator[dict[str, Any]]:
         cursor = self.conn.execute(sql, params)

@@ -231,8 +231,37 @@ def _m0006(db: Database) -> None:
     )
 
 
-@migrations(name="0007_fetch_log_by_time")
+@migrations(name="0007_search")
 def _m0007(db: Database) -> None:
+    # full-text search over what people remember of a post (monitor search): SQLite FTS5, kept
+    # current by triggers on posts, so every writer (a run, a migration, a repair) keeps it right
+    db.table("posts").enable_fts(["title", "excerpt", "content"], fts_version="FTS5", create_triggers=True,
+                                 tokenize="porter unicode61 remove_diacritics 2")
+    # every sighting of a post rewrites its row (last_seen): re-index it only when a searched text
+    # changed, or each unchanged sighting would cost a delete + insert in the index
+    db.executescript(
+        """
+        DROP TRIGGER posts_au;
+        CREATE TRIGGER posts_au AFTER UPDATE OF title, excerpt, content ON posts
+        WHEN old.title IS NOT new.title OR old.excerpt IS NOT new.excerpt OR old.content IS NOT new.content
+        BEGIN
+          INSERT INTO posts_fts (posts_fts, rowid, title, excerpt, content)
+            VALUES ('delete', old.rowid, old.title, old.excerpt, old.content);
+          INSERT INTO posts_fts (rowid, title, excerpt, content) VALUES (new.rowid, new.title, new.excerpt, new.content);
+        END;
+        """
+    )
+
+
+@migrations(name="0008_chosen_lead")
+def _m0008(db: Database) -> None:
+    # the lead picked by hand (monitor digest --lead) for a week: later builds (digest --all, the
+    # service's weekly publish) keep it instead of reverting to the automatic choice
+    db.execute("ALTER TABLE digests ADD COLUMN chosen_lead TEXT")
+
+
+@migrations(name="0009_fetch_log_by_time")
+def _m0009(db: Database) -> None:
     # each run deletes its source's rows older than the retention: a range of this index, so the
     # delete costs what it removes, not the source's whole history
     db.execute("CREATE INDEX IF NOT EXISTS fetch_log_source_started ON fetch_log (source, started_at)")
@@ -364,6 +393,26 @@ class Store:
             raise StorageError(path_problem(path, folder=False, what="cannot open the database")
                                or f"cannot open the database {path}: {e}") from e
 
+    @classmethod
+    def open_readonly(cls, path: Path | str, *, busy_timeout: float = 5.0) -> Store | None:
+        """Open an existing database for reading only (no migration, no write, no file created):
+        for commands that only look, like ``monitor status``. None when there is no database yet."""
+        if str(path) == ":memory:" or not Path(path).exists():
+            return None
+        try:
+            conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout,
+                                   check_same_thread=False)
+            conn.execute("PRAGMA query_only=ON")
+            db = Database(conn)
+            pending = [m.name for m in migrations.pending(db)]
+        except sqlite3.Error as e:
+            raise _wrap(e, "opening", path) from e
+        if pending:
+            db.close()
+            raise StorageError(f"database {path} is from an older version (to do: {', '.join(pending)}); "
+                               "a command that writes (monitor fetch, monitor run) upgrades it")
+        return cls(db, path, busy_timeout)
+
     def close(self) -> None:
         self.db.close()
 
@@ -465,6 +514,11 @@ class Store:
                 by_url.setdefault(r[_N_POST], p)
         return by_id, by_url
 
+    def post_counts(self) -> dict[str, int]:
+        """Stored posts per source, in one query."""
+        with self._errors("counting posts"):
+            return {r["source"]: r["n"] for r in self._rows("SELECT source, count(*) AS n FROM posts GROUP BY source")}
+
     def count_posts(self, source: str | None = None) -> int:
         sql, params = "SELECT count(*) AS n FROM posts", []
         if source:
@@ -488,6 +542,26 @@ class Store:
         sql += " ORDER BY published DESC, id DESC"
         with self._errors("reading posts"):
             return [_post_row(r) for r in self.db.conn.execute(sql, params)]
+
+    def search(self, query: str, *, sources: Sequence[str] = (), since: dt.datetime | None = None,
+               limit: int = 50) -> list[tuple[StoredPost, str, float]]:
+        """Posts matching ``query`` (every word, stemmed; quoted as given, so no FTS syntax can
+        fail), best first: (post, snippet with matches between \x02 and \x03, rank)."""
+        where: list[str] = ["posts_fts MATCH ?"]
+        params: list[Any] = [self.db.quote_fts(query)]
+        if sources:
+            where.append(f"p.source IN ({', '.join('?' * len(sources))})")
+            params.extend(sources)
+        if since:
+            where.append("p.published >= ?")
+            params.append(iso(since))
+        sql = (f"SELECT {_select(_POST_COLUMNS, 'p')}, "
+               "snippet(posts_fts, -1, char(2), char(3), '…', 16) AS snippet, posts_fts.rank AS rank "
+               "FROM posts_fts JOIN posts p ON p.rowid = posts_fts.rowid "
+               f"WHERE {' AND '.join(where)} ORDER BY posts_fts.rank, p.published DESC LIMIT ?")
+        with self._errors("searching posts"):
+            return [(_post_row(r[:_N_POST]), r[_N_POST], r[_N_POST + 1])
+                    for r in self.db.conn.execute(sql, [*params, limit])]
 
     def posts_by_url(self, url: str, url_key: str | None = None) -> list[StoredPost]:
         with self._errors("reading posts"):
@@ -647,22 +721,28 @@ class Store:
             return list(self._rows(sql + " ORDER BY id DESC LIMIT ?", [*params, limit]))
 
     def record_digest(self, week_ending: dt.date, title: str, lead_url: str | None, post_ids: Sequence[int],
-                      updated_ids: Sequence[int], built_at: dt.datetime, content_hash: str) -> bool:
-        """Record a built digest. Returns False (and writes nothing) when the same content is recorded."""
+                      updated_ids: Sequence[int], built_at: dt.datetime, content_hash: str, *,
+                      chosen_lead: str | None = None) -> bool:
+        """Record a built digest and the lead picked by hand for its week (``chosen_lead``, kept for
+        later builds). Returns False (and writes only ``chosen_lead``) when the same content is recorded."""
         with self._errors("recording a digest"):
-            rows = list(self._rows("SELECT content_hash FROM digests WHERE week_ending = ?",
-                                      [week_ending.isoformat()]))
+            rows = list(self._rows("SELECT content_hash, chosen_lead FROM digests WHERE week_ending = ?",
+                                   [week_ending.isoformat()]))
             if rows and rows[0]["content_hash"] == content_hash:
+                if rows[0]["chosen_lead"] != chosen_lead:
+                    with self.db.atomic():
+                        self.db.execute("UPDATE digests SET chosen_lead = ? WHERE week_ending = ?",
+                                        [chosen_lead, week_ending.isoformat()])
                 return False
             with self.db.atomic():
                 self.db.execute(
                     "INSERT INTO digests (week_ending, title, lead_url, post_ids, updated_ids, built_at, "
-                    "content_hash) VALUES (?,?,?,?,?,?,?) ON CONFLICT(week_ending) DO UPDATE SET "
+                    "content_hash, chosen_lead) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(week_ending) DO UPDATE SET "
                     "title = excluded.title, lead_url = excluded.lead_url, post_ids = excluded.post_ids, "
                     "updated_ids = excluded.updated_ids, built_at = excluded.built_at, "
-                    "content_hash = excluded.content_hash",
+                    "content_hash = excluded.content_hash, chosen_lead = excluded.chosen_lead",
                     [week_ending.isoformat(), title, lead_url, json.dumps(list(post_ids)),
-                     json.dumps(list(updated_ids)), iso(built_at), content_hash],
+                     json.dumps(list(updated_ids)), iso(built_at), content_hash, chosen_lead],
                 )
             return True
 

@@ -38,7 +38,8 @@ from urllib.parse import quote, unquote, urlsplit
 
 from . import __version__
 from .config import Config
-from .store import Store
+from .report import StatusInputs, status_report
+from .storage import Storage
 
 __all__ = ["SiteServer", "content_type", "health_report", "is_loopback", "resolve_path"]
 
@@ -111,55 +112,16 @@ def resolve_path(root: Path, request_path: str) -> Path | None:
     return target
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value else None
+def health_report(config: Config, inputs: StatusInputs | Storage, *,
+                  next_runs: Mapping[str, dt.datetime | None] | None = None) -> dict[str, Any]:
+    """The ``/healthz`` document: :func:`monitor.report.status_report`, the very document
+    ``monitor status --format json`` prints (same keys, same words). Given a store, its inputs are
+    read from it (``Monitor.status_inputs``)."""
+    if not isinstance(inputs, StatusInputs):
+        from .pipeline import Monitor
 
-
-def health_report(config: Config, store: Store, *,
-                  next_runs: Mapping[str, dt.datetime | None] | None = None,
-                  publishing: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The ``/healthz`` document: overall status, each source, the last digest, next runs, and
-    the service's publishing state (``publishing``: ok, last error, next retry).
-
-    A source is failing when its last run ended in an error; one failing source, or a publish
-    that failed and is waiting for its retry, makes the whole report ``degraded``.
-    """
-    states = store.source_states()
-    sources = []
-    for s in config.sources:
-        st = states.get(s.name)
-        ok = st is None or st.last_status != "error"
-        sources.append({
-            "name": s.name,
-            "ok": ok,
-            "last_status": st.last_status if st else None,
-            "last_run": _iso(st.last_run_at) if st else None,
-            "last_ok": _iso(st.last_ok_at) if st else None,
-            "last_error": st.last_error if st else None,
-            "failures": st.failures if st else 0,
-            "next_due": _iso(st.next_due_at) if st else None,
-            "retry_after_until": _iso(st.retry_after_until) if st else None,
-        })
-    digests = store.digests()
-    last = None
-    if digests:
-        d = digests[0]
-        last = {"week_ending": d["week_ending"], "title": d["title"], "built_at": d["built_at"]}
-    publish_ok = publishing is None or bool(publishing.get("ok", True))
-    doc = {
-        "status": "ok" if all(s["ok"] for s in sources) and publish_ok else "degraded",
-        "version": __version__,
-        "sources": sources,
-        "publishing": dict(publishing) if publishing is not None else None,
-        "last_digest": last,
-        "next_runs": {k: _iso(v) for k, v in (next_runs or {}).items()},
-    }
-    from .deliver import channel_names, deliveries_report
-
-    names, rows = channel_names(config), store.deliveries()
-    if names or rows:
-        doc["deliveries"] = deliveries_report(names, rows)
-    return doc
+        inputs = Monitor(config, inputs, parse_workers=0).status_inputs(next_runs=next_runs)
+    return status_report(config.sources, inputs)
 
 
 class _Server(ThreadingHTTPServer):

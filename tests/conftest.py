@@ -39,7 +39,7 @@ class HostileWorld:
         run = run_monitor("status", "--config", str(self.config), "--format", "json", cwd=self.tmp, timeout=60)
         run.assert_no_traceback()
         assert run.returncode == 0, run.stderr
-        return {r["source"]: r for r in json.loads(run.stdout)}
+        return {r["name"]: r for r in json.loads(run.stdout)["sources"]}
 
 
 HostileFactory = Callable[..., AbstractContextManager[HostileWorld]]

@@ -61,7 +61,7 @@ def test_fetch_then_posts_history_status_and_digest(world) -> None:
     assert code == 0 and entry["url"] == url and [v["number"] for v in entry["versions"]] == [1]
 
     code, out = invoke("--config", str(config), "status", "--format", "json")
-    rows = json.loads(out)
+    rows = json.loads(out)["sources"]
     assert code == 0 and len(rows) == 3 and all(r["failures"] == 0 and r["posts"] > 0 for r in rows)
 
     code, out = invoke("--config", str(config), "digest", "--all")
@@ -90,7 +90,7 @@ def _imports(path: Path) -> set[str]:
     return {m.lstrip(".").removeprefix("monitor.") if m.startswith((".", "monitor.")) else m for m in out}
 
 
-@pytest.mark.parametrize("name", ["cli.py", "service.py", "demo/__init__.py"])
+@pytest.mark.parametrize("name", ["cli.py", "cli_sources.py", "service.py", "demo/__init__.py"])
 def test_the_shells_go_through_the_application_never_the_store_or_the_publisher(name: str) -> None:
     # the boundary the architecture promises, checked on the code: the CLI, the service and the
     # demo call monitor.pipeline, never the store or the publisher directly

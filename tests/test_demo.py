@@ -1,5 +1,6 @@
 """`monitor demo`: a first look with no network, as a real subprocess."""
 
+import json
 import re
 import signal
 import subprocess
@@ -20,6 +21,18 @@ def test_demo_builds_digests_from_the_sample_site(tmp_path):
     weeks = int(re.search(r"built (\d+) weekly digests", r.stdout).group(1))
     pages = sorted((tmp_path / "site" / "digests").glob("*.html"))
     assert weeks == len(pages) and weeks >= 10
+    # its config is next to its database: posts, history and status work on the demo data afterwards
+    config = tmp_path / "demo.yaml"
+    assert f"config: {config}" in r.stdout
+    for args in (["posts", "--format", "json"], ["status", "--format", "json"]):
+        out = subprocess.run([sys.executable, "-m", "monitor", "--config", str(config), *args],
+                             capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        doc = json.loads(out.stdout)
+        if args[0] == "posts":
+            assert len(doc) == 24
+        else:
+            assert [s["posts"] for s in doc["sources"]] == [8, 10, 6]
     html = (tmp_path / "site" / "digests" / "2020-10-30.html").read_text(encoding="utf-8")
     assert "Trump Campaign Uses Mujahedin-e-Khalq ( MEK ) Troll Farm In Albania – Iran Interlink Weekly Digest – Oct 30, 2020" in html
     feed = feedparser.parse((tmp_path / "site" / "feed.xml").read_bytes())
@@ -52,3 +65,12 @@ def test_demo_serves_and_stops_on_sigterm(tmp_path):
             proc.kill()
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_demo_port_is_not_the_services():
+    from click.testing import CliRunner
+
+    from monitor.cli import cli
+
+    out = CliRunner().invoke(cli, ["demo", "--help"]).output
+    assert "[default: 8765]" in out

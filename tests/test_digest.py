@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import random
-import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -414,21 +413,38 @@ def test_present_counts_authors_and_guid() -> None:
 
 def test_clean_text_strips_what_xml_and_html_forbid() -> None:
     dirty = "a\x00b\x01\x08c\x0b\x0c\x1fd\x7f\x85e\ud800f\ufffe\uffff\ufdd0g\U0001fffeh\U0010ffff"
-    assert dg.clean_text(dirty) == "abcdefgh"
+    # the controls str.split() takes for spaces (VT, FF, the separators, NEL) become spaces, as in extract
+    assert dg.clean_text(dirty) == "abc   d efgh"
+    assert dg.clean_text("a\x00b\x01\x08c\x7fd\ud800e\ufffe\uffff\ufdd0f\U0001fffeg\U0010ffff") == "abcdefg"
     assert dg.clean_text("keep\ttab\nnewline\r😀 “quotes” – …") == "keep\ttab\nnewline\r😀 “quotes” – …"
     assert dg.clean_text("e\u0301") == "\u00e9"  # NFC
     assert dg.clean_line(" a \u00a0 b\n\tc ") == "a b c"
     assert dg.clean_line("e\u0301  “x” ") == "\u00e9 “x”"  # printable, not ASCII: still normalized and collapsed
     assert dg.clean_line("e\u0301 “x”") == "\u00e9 “x”"
-    assert dg.clean_line("a\x1fb  c") == "ab c"  # \x1f is whitespace to str.split, and stripped first
+    assert dg.clean_line("a\x1fb  c") == "a b c"  # \x1f is whitespace to str.split: a space, then collapsed
     assert dg.clean_text(None) == ""
 
 
 def test_clean_text_of_lines_keeps_the_breaks_and_strips_the_rest() -> None:
     assert dg.clean_text("<p>a</p>\n<p>b</p>\r\n\tc") == "<p>a</p>\n<p>b</p>\r\n\tc"
     assert dg.clean_text("e\u0301\nx") == "\u00e9\nx"
-    assert dg.clean_text("a\nb\x00c\x0b\r\ud800d\ufffe\U0001fffe") == "a\nbc\rd"
+    assert dg.clean_text("a\nb\x00c\x0b\r\ud800d\ufffe\U0001fffe") == "a\nbc \rd"
     assert dg.clean_text("a\n\u00a0b\u200bc") == "a\n\u00a0b\u200bc"  # not printable, but allowed
+
+
+@pytest.mark.parametrize("text", [
+    "plain", "a\x00b", "v\x0bt\x0cf", "sep\x1c\x1d\x1e\x1f", "nel\x85", "\ud800lone", "non\ufdd0\ufffe\uffff",
+    "astral\U0001fffe\U0010ffff", "e\u0301 nfc", "mix\x00\x0b e\u0301\x85\U0002fffe\n\tok", "😀 “q” – …",
+])
+def test_one_cleaner_for_what_is_stored_and_what_is_published(text: str) -> None:
+    # the extract stage stores clean_str(text); publishing shows clean_text of it or of the raw text: the same
+    from monitor import extract
+    from monitor import text as text_module
+    assert extract.clean_str is text_module.clean_str and dg.clean_text is text_module.clean_text
+    stored = extract.clean_str(text)
+    assert not text_module.NOT_TEXT.search(stored)
+    assert dg.clean_text(stored) == dg.clean_text(text)
+    assert dg.clean_text(dg.clean_text(text)) == dg.clean_text(text)
 
 
 @pytest.mark.parametrize("a, b", [

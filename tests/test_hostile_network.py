@@ -45,7 +45,7 @@ def reported(world, name: str) -> tuple[str, dict]:
     run: Run = world["fetch"]
     line = run.lines()[name]
     assert case.matches(line), line
-    row = {r["source"]: r for r in json.loads(world["status"].stdout)}[name]
+    row = {r["name"]: r for r in json.loads(world["status"].stdout)["sources"]}[name]
     assert row["result"] == "error" and row["last_error"] and row["last_error"] in line, row
     assert row["failures"] == 1 and row["next_due"], row
     return line, row

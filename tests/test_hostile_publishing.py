@@ -30,8 +30,7 @@ from lxml import etree
 from selectolax.lexbor import LexborHTMLParser
 
 from monitor.config import load_config
-from monitor.pipeline import run_once
-from monitor.pipeline import publish_digests
+from monitor.pipeline import publish_digests, run_once
 from monitor.publish import sanitize
 from monitor.store import Store
 

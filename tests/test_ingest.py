@@ -225,7 +225,7 @@ def test_cli_fetch_then_posts_json(site, tmp_path):
     assert json.loads(r.stdout)[0]["title"] == "A brand new post"
 
     r = run_cli("status", "--config", str(path), "--format", "json", cwd=tmp_path)
-    status = {s["source"]: s for s in json.loads(r.stdout)}
+    status = {s["name"]: s for s in json.loads(r.stdout)["sources"]}
     assert status["Ali (block)"]["result"] == "error" and "503" in status["Ali (block)"]["last_error"]
     assert status["Massoud (text)"]["result"] == "ok" and status["Massoud (text)"]["next_due"]
 

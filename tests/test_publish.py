@@ -107,7 +107,7 @@ def seed_posts(path: Path) -> tuple[str, list[PostData]]:
             j -= 1
         titles.append(j)
     posts, day = [], None
-    for n, (ti, di) in enumerate(zip(titles, dated)):
+    for n, (ti, di) in enumerate(zip(titles, dated, strict=True)):
         m = _POSTED.match(lines[di])
         if m.group(1):
             day = dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))

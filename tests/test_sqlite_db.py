@@ -115,3 +115,11 @@ def test_a_migrated_database_opens_without_importing_sqlite_utils(tmp_path):
                            cwd=ROOT, timeout=60, check=True)
     assert first.stdout.strip() == "True"  # a new database: sqlite-utils creates the schema
     assert again.stdout.strip() == "False"  # nothing pending: not imported
+
+
+@pytest.mark.parametrize("query", ["hello world", "NOT this", '"a phrase" and more', 'odd " quote', " spaced  out ",
+                                   "a OR b", "", 'x""y'])
+def test_quote_fts_is_sqlite_utils_quote_fts(query):
+    from sqlite_utils import Database as SUDatabase
+
+    assert Database.quote_fts(query) == SUDatabase(memory=True).quote_fts(query)

@@ -241,13 +241,16 @@ def test_health_report_marks_failing_source(tmp_path):
         store.apply_run(RunWrites("bad", now, now, failed,
                                   next_due_at=now + dt.timedelta(hours=2), failures=3))
         store.record_digest(dt.date(2020, 10, 30), "Weekly Digest", None, [1], [], now, "h")
-        doc = health_report(config, store, next_runs={"tick": now, "publish": None})
+        from monitor.pipeline import Monitor
+
+        doc = health_report(config, Monitor(config, store).status_inputs(next_runs={"tick": now, "publish": None}))
     assert doc["status"] == "degraded"
     by = {s["name"]: s for s in doc["sources"]}
     assert by["good"]["ok"] is True and by["good"]["last_error"] is None
     assert by["bad"] == by["bad"] | {"ok": False, "last_error": "HTTP 500 from x", "failures": 3,
                                      "next_due": "2020-10-31T09:00:00+00:00"}
-    assert by["new"]["ok"] is True and by["new"]["last_run"] is None
+    assert by["new"]["ok"] is True and by["new"]["last_run"] is None and by["new"]["result"] == "never run"
+    assert (by["good"]["result"], by["bad"]["result"], by["good"]["posts"]) == ("ok", "error", 0)
     assert doc["last_digest"] == {"week_ending": "2020-10-30", "title": "Weekly Digest",
-                                  "built_at": "2020-10-31T07:00:00.000000+00:00"}
+                                  "built_at": "2020-10-31T07:00:00+00:00"}
     assert doc["next_runs"] == {"tick": "2020-10-31T07:00:00+00:00", "publish": None}

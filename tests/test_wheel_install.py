@@ -72,6 +72,15 @@ def test_the_installed_command_fetches_and_publishes(installed: Path, tmp_path: 
     assert any(e.link.endswith("digests/2020-10-30.html") for e in feed.entries)
 
 
+def test_the_installed_command_writes_the_starter_config(installed: Path, tmp_path: Path) -> None:
+    # the starter config is package data: `monitor init` works from a wheel, not only from a checkout
+    r = _run([str(installed / "monitor"), "init"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    written = (tmp_path / "config.yaml").read_text(encoding="utf-8")
+    assert written == (ROOT / "monitor" / "starter_config.yaml").read_text(encoding="utf-8")
+    assert "monitor add URL" in r.stdout
+
+
 def test_the_wheel_holds_every_module_of_the_package(installed: Path, tmp_path: Path) -> None:
     # pyproject lists the packages by hand (templates/ is mapped in): a new subpackage left out of
     # that list would be missing from every install

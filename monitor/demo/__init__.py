@@ -14,10 +14,12 @@ import signal
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 import click
 
-from ..config import parse_config
+from ..config import load_config
+from ..output import plural
 from ..pipeline import Monitor
 from ..web import SiteServer
 from .site import DemoSite, RunningSite
@@ -25,7 +27,7 @@ from .site import DemoSite, RunningSite
 UTC = dt.UTC
 
 
-def demo_config(site_base: str, digest_url: str, workdir: Path) -> dict[str, object]:
+def demo_config(site_base: str, digest_url: str, workdir: Path) -> dict[str, Any]:
     """The config the demo uses: one source per author and markup."""
     sources = [
         {"name": "Massoud Khodabandeh", "type": "auto", "every": "1h", "max_pages": 5,
@@ -37,15 +39,33 @@ def demo_config(site_base: str, digest_url: str, workdir: Path) -> dict[str, obj
     ]
     return {
         "site": {"title": "Iran Interlink", "url": digest_url},
-        "database": str(workdir / "demo.db"),
-        "output_dir": str(workdir / "site"),
+        "database": "demo.db",  # relative: next to demo.yaml, which is written into workdir
+        "output_dir": "site",
         "timezone": "Europe/London",
         "digest": {"week_ends_on": "friday"},
         "sources": sources,
     }
 
 
-def run_demo(*, port: int = 8000, workdir: Path | None = None, serve: bool = True) -> int:
+#: The demo's default port: not the service's 8000, so a demo can run next to `monitor run`.
+DEMO_PORT = 8765
+
+#: The demo's config, written next to its database so `monitor --config DIR/demo.yaml posts`,
+#: `history` and `status` work on the demo data afterwards.
+DEMO_CONFIG = "demo.yaml"
+
+
+def write_demo_config(workdir: Path, data: dict[str, Any]) -> Path:
+    import yaml
+
+    path = workdir / DEMO_CONFIG
+    header = ("# Written by `monitor demo`: its sources are the sample site, served only while the demo runs.\n"
+              "# Look at what it stored with: monitor --config THIS_FILE posts | status | history URL\n")
+    path.write_text(header + yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def run_demo(*, port: int = DEMO_PORT, workdir: Path | None = None, serve: bool = True) -> int:
     workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="monitor-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     with RunningSite(DemoSite.from_seeds()) as site:
@@ -56,16 +76,18 @@ def run_demo(*, port: int = 8000, workdir: Path | None = None, serve: bool = Tru
             click.echo(f"error: cannot listen on 127.0.0.1:{port}: {e} (try --port)", err=True)
             return 1
         try:
-            config = parse_config(demo_config(site.url, digest_server.url, workdir), base_dir=workdir)
+            config_path = write_demo_config(workdir, demo_config(site.url, digest_server.url, workdir))
+            config = load_config(config_path)
             click.echo(f"sample site: {site.url}/  (three authors, classic/block/text markups, feeds)")
             with Monitor.open(config) as app:
                 results = app.fetch_sync()
                 for r in results:
-                    state = f"error: {r.error}" if r.error else f"{r.new} new posts, {r.pages} page(s)"
+                    state = f"error: {r.error}" if r.error else f"{plural(r.new, 'new post')}, {plural(r.pages, 'page')}"
                     click.echo(f"fetched {r.source}: {state}")
                 report = app.publish(all_weeks=True, now=dt.datetime.now(UTC))
             click.echo(f"built {len(report.weeks_built)} weekly digests into {config.output_dir}")
             click.echo(f"database: {config.database}")
+            click.echo(f"config: {config_path}  (monitor --config {config_path} posts | status | history URL)")
             if not serve:
                 return 0 if all(r.ok for r in results) else 1
             click.echo(f"\nOpen {digest_server.url}  (feed: {digest_server.url}feed.xml)")

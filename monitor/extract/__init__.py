@@ -45,6 +45,8 @@ from zoneinfo import ZoneInfo
 from ..config import Selectors
 from ..errors import ExtractError, FeedError
 from ..models import Page, PostData
+from ..text import NOT_TEXT as _NOT_TEXT
+from ..text import clean_str
 from .encoding import decode_html
 from .feed import extract_feed
 from .html import extract_html
@@ -74,20 +76,6 @@ _FIRST_TAG = re.compile(
 _FEED_TAGS = (b"rss", b"feed", b"rdf:rdf", b"rdf")
 _BINARY_TYPES = ("image/", "audio/", "video/", "font/", "application/pdf", "application/zip",
                  "application/gzip", "application/octet-stream")
-
-
-# Lone surrogates, C0/C1 controls (tab, LF and CR are text) and noncharacters: not text.
-_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
-_SPACE_LIKE = frozenset("\x0b\x0c\x1c\x1d\x1e\x1f\x85")  # controls str.split() treats as spaces
-
-
-def _not_text(m: re.Match[str]) -> str:
-    return " " if m.group() in _SPACE_LIKE else ""
-
-
-def clean_str(text: str) -> str:
-    """``text`` without lone surrogates, control characters (but tab/LF/CR) or noncharacters."""
-    return _NOT_TEXT.sub(_not_text, text) if _NOT_TEXT.search(text) else text
 
 
 _TEXT_FIELDS = ("url", "title", "excerpt", "content", "author", "outlet", "guid")

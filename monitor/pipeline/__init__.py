@@ -23,14 +23,16 @@ clock are injectable.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from ..checking import CheckReport, Reading, judge
 from ..config import Config
-from ..errors import ExtractError, SourceError
-from ..models import Page, PublishingState, Response, SourceResult, SourceState, StoredPost, Version
+from ..errors import MonitorError, SourceError
+from ..models import PublishingState, Response, SourceResult, SourceState, StoredPost, Version
+from ..report import StatusInputs
 from ..schedule import Clock, utcnow
 from ..storage import Storage
 from ..urls import normalize_url, same_host
@@ -54,6 +56,7 @@ def __getattr__(name: str) -> object:
 
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["POOL_MIN_SOURCES", "BuildReport", "DeliveryReport", "Ingest", "Monitor", "check_url", "publish_digests", "run_once",
            "same_host", "user_agent", "wants_pool"]
@@ -103,6 +106,15 @@ class Monitor:
             store.close()
             raise
         return cls(config, store, fetcher=fetcher, pool=pool, clock=clock, parse_workers=parse_workers)
+
+    @classmethod
+    def open_readonly(cls, config: Config) -> Monitor | None:
+        """The database opened for reading only (no migration, no registration, no file created):
+        for commands that only look, like ``monitor status``. None when there is no database yet."""
+        from ..store import Store
+
+        store = Store.open_readonly(config.database)
+        return None if store is None else cls(config, store, parse_workers=0)
 
     def close(self) -> None:
         self.store.close()
@@ -190,6 +202,28 @@ class Monitor:
     def count_posts(self, source: str | None = None) -> int:
         return self.store.count_posts(source)
 
+    def post_counts(self) -> dict[str, int]:
+        return self.store.post_counts()
+
+    def search(self, query: str, *, sources: Sequence[str] = (), since: dt.datetime | None = None,
+               limit: int = 50) -> list[tuple[StoredPost, str, float]]:
+        """Full-text search (title, excerpt, content), best first: (post, snippet, rank)."""
+        return self.store.search(query, sources=sources, since=since, limit=limit)
+
+    def status_inputs(self, *, next_runs: Mapping[str, dt.datetime | None] | None = None,
+                      publishing: PublishingState | None = None) -> StatusInputs:
+        """What :func:`monitor.report.status_report` is made of, read from the store. Without
+        ``next_runs`` (no scheduler: ``monitor status``), the next source due from the stored states."""
+        states = self.store.source_states()
+        if next_runs is None:
+            names = {s.name for s in self.config.sources}
+            dues = [st.next_due_at for n, st in states.items() if st.next_due_at and n in names]
+            next_runs = {"next_source_due": min(dues) if dues else None}
+        digests = self.store.digests()
+        return StatusInputs(states, self.store.post_counts(), digests[0] if digests else None, next_runs,
+                            publishing if publishing is not None else self.store.publishing(), self.deliveries())
+
+
     def digests(self) -> list[dict[str, object]]:
         return self.store.digests()
 
@@ -204,28 +238,51 @@ def run_once(config: Config, store: Storage, names: Sequence[str] | None = None,
 
 
 async def check_url(config: Config, url: str, kind: str = "auto", *, fetcher: Fetcher | None = None,
-                    robots: bool = True) -> list[tuple[Response, Page]]:
-    """Fetch and extract ``url`` (and its discovered feed, on the same host), storing nothing."""
+                    robots: bool = True) -> CheckReport:
+    """Fetch and extract ``url`` (and the feed a page links, on the same host), storing nothing; the
+    verdict is the one a fetch of ``url`` as a new source would reach (see :mod:`monitor.checking`)."""
     from ..extract import extract
     from ..fetch import Fetcher
     from .ingest import user_agent
 
     own = fetcher is None
     fetcher = fetcher or Fetcher(config.fetch, user_agent=user_agent(config))
-    out: list[tuple[Response, Page]] = []
+    readings: list[Reading] = []
+    error: MonitorError | None = None
+    feed_site: str | None = None
     try:
         resp = await fetcher.get(url, respect_robots=robots)
+        readings.append(Reading(resp, None))
         page = extract(resp.content, url=resp.url, headers=resp.headers, tz=config.timezone,
                        kind=kind)  # type: ignore[arg-type]
-        out.append((resp, page))
-        if kind == "auto" and page.kind == "html" and page.feed_url and same_host(page.feed_url, resp.url):
+        readings[0] = Reading(resp, page)
+        # the page's feed: read with the page (auto), or to suggest it when the page has no posts
+        if (page.kind == "html" and page.feed_url and same_host(page.feed_url, resp.url)
+                and (kind == "auto" or not page.posts)):
             try:
                 fresp = await fetcher.get(page.feed_url, respect_robots=robots)
-                out.append((fresp, extract(fresp.content, url=fresp.url, headers=fresp.headers,
-                                           tz=config.timezone, kind="feed")))
-            except (SourceError, ExtractError):
+                readings.append(Reading(fresp, extract(fresp.content, url=fresp.url, headers=fresp.headers,
+                                                       tz=config.timezone, kind="feed")))
+            except SourceError:
                 pass
+        if page.kind == "feed" and not page.posts:
+            feed_site = _feed_site(resp)
+    except SourceError as e:
+        error = e
+        if readings and kind == "feed":
+            feed_site = _feed_site(readings[0].response)
     finally:
         if own:
             await fetcher.aclose()
-    return out
+    return judge(url, kind, readings, error, feed_site=feed_site)
+
+
+def _feed_site(resp: Response) -> str | None:
+    """The site a feed names as its home (its <link>), when it is a web address; a hint only."""
+    import feedparser
+
+    try:
+        link = (feedparser.parse(resp.content).get("feed") or {}).get("link")
+    except Exception:  # noqa: BLE001 -- only a hint
+        return None
+    return link if isinstance(link, str) and link.startswith(("http://", "https://")) and link != resp.url else None

@@ -53,6 +53,7 @@ def _record_entry(row: dict[str, Any]) -> dict[str, Any]:
         "week_ending": dt.date.fromisoformat(row["week_ending"]),
         "title": row["title"],
         "lead_url": row.get("lead_url"),
+        "chosen_lead": row.get("chosen_lead"),  # a lead picked with --lead: kept by later builds
         "n_posts": len(json.loads(row.get("post_ids") or "[]")),
     }
 
@@ -122,10 +123,24 @@ def publish_digests(config: Config, store: Storage, *, week_ending: dt.date | No
 
     # -- build each week (pure)
     digests: dict[dt.date, Digest] = {}
+    chosen_leads: dict[dt.date, str | None] = {}
+
+    def leads(d: Digest | None, url: str | None) -> bool:
+        return bool(url and d is not None and d.lead is not None and dg.url_key(d.lead.url) == dg.url_key(url))
+
     for week in weeks:
-        d = dg.build_digest(week, posts_by_week.get(week, []), changes_by_week.get(week, []), site_title=site,
-                            tz=tz, week_ends_on=cal.week_ends_on, lead_url=lead_url,
-                            empty_weeks=config.digest.empty_weeks)
+        # the lead: the one asked for now, else the one picked by hand for this week before
+        chosen = records.get(week, {}).get("chosen_lead")
+
+        def build(lead: str | None, week: dt.date = week) -> Digest | None:
+            return dg.build_digest(week, posts_by_week.get(week, []), changes_by_week.get(week, []),
+                                   site_title=site, tz=tz, week_ends_on=cal.week_ends_on, lead_url=lead,
+                                   empty_weeks=config.digest.empty_weeks)
+
+        d = build(lead_url or chosen)
+        if lead_url and chosen and not leads(d, lead_url):
+            d = build(chosen)  # --lead is another week's post: this week keeps its own choice
+        chosen_leads[week] = lead_url if leads(d, lead_url) else (chosen if leads(d, chosen) else None)
         if d is None:
             if not all_weeks:
                 skipped.append((week, "no posts"))
@@ -164,5 +179,6 @@ def publish_digests(config: Config, store: Storage, *, week_ending: dt.date | No
     for w in sorted(site_files.pages):
         r, d = site_files.pages[w], digests[w]
         store.record_digest(w, r.view.title, d.lead.url if d.lead else None, [i.post.id for i in d.items],
-                            [i.post.id for i in d.updated], now, r.content_hash)
+                            [i.post.id for i in d.updated], now, r.content_hash,
+                            chosen_lead=chosen_leads.get(w))
     return BuildReport(weeks_built=sorted(site_files.pages), files_written=written, skipped=skipped)
