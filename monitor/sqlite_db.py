@@ -15,6 +15,7 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Database", "Migrations"]
@@ -125,6 +126,12 @@ class Database:
 Migration = Callable[[Any], None]
 
 
+@dataclass(frozen=True)
+class Pending:
+    name: str
+    fn: Migration
+
+
 class Migrations:
     """A named, ordered set of migrations, applied by sqlite-utils' ``Migrations`` when (and only
     when) one of them is not yet recorded in ``_sqlite_migrations``."""
@@ -152,9 +159,10 @@ class Migrations:
             return set()
         return {r[0] for r in conn.execute(f"SELECT name FROM {self.table} WHERE migration_set = ?", [self.name])}
 
-    def pending(self, db: Any) -> list[str]:
+    def pending(self, db: Any) -> list[Pending]:
+        """The migrations not yet applied, in order (each with ``name``, as sqlite-utils')."""
         done = self.applied(db.conn)
-        return [k for k, _ in self._items if k not in done]
+        return [Pending(k, fn) for k, fn in self._items if k not in done]
 
     def apply(self, db: Any, *, stop_before: str | Iterable[str] | None = None) -> None:
         """Apply what is pending (``db``: ours or a sqlite-utils ``Database``)."""
