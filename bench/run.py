@@ -974,10 +974,12 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_whole_process:
             import whole_process  # bench/whole_process.py
 
-            log("whole process: monitor --help, status at 1,000 sources, warm fetch of 300 feeds vs reader")
+            feeds = min(300, args.n)
+            log(f"whole process: monitor --help, status at {args.n:,} sources, warm fetch of {feeds} feeds vs reader")
             (work / "whole").mkdir()
-            summary["whole_process"] = whole_process.measure(runs=3 if args.quick else 7, work=work / "whole",
-                                                             log=log)
+            summary["whole_process"] = whole_process.measure(
+                runs=3 if args.quick else 7, status_sources=args.n, feeds=feeds, work=work / "whole", log=log,
+                reader_workers=QUICK_READER_WORKERS if args.quick else READER_WORKERS)
     finally:
         if args.keep:
             log(f"scratch kept in {work}")

@@ -98,7 +98,7 @@ def _write_config(path: Path, sources: list[dict[str, Any]], db: Path) -> Path:
 
 
 def measure(*, runs: int = 7, status_sources: int = 1000, feeds: int = 300, work: Path,
-            log: Any = None) -> dict[str, Any]:
+            log: Any = None, reader_workers: tuple[int, ...] = READER_WORKERS) -> dict[str, Any]:
     from sample_site.server import serve
     from sample_site.site import generate_site
 
@@ -131,7 +131,7 @@ def measure(*, runs: int = 7, status_sources: int = 1000, feeds: int = 300, work
         script = work / "reader_update.py"
         script.write_text(READER_SCRIPT)
         by_workers: dict[str, Any] = {}
-        for w in READER_WORKERS:
+        for w in reader_workers:
             db = work / f"reader-{w}.db"
             timed([sys.executable, str(script), str(db), str(w), json.dumps(urls)], work)  # cold
             by_workers[str(w)] = median_of([sys.executable, str(script), str(db), str(w)], work, runs)

@@ -344,6 +344,12 @@ def _source_state(row: dict[str, Any]) -> SourceState:
 
 def _wrap(e: sqlite3.Error, what: str, path: Path | str) -> StorageError:
     msg = str(e)
+    if "unable to open" in msg or "disk I/O" in msg:  # a folder, a missing parent, no permission, ...
+        from .paths import path_problem
+
+        problem = path_problem(path, folder=False, what="cannot open the database")
+        if problem:
+            return StorageError(problem)
     if "locked" in msg or "busy" in msg:
         return StorageError(f"database {path} is locked by another process (gave up waiting while {what})")
     if "disk is full" in msg or "disk I/O" in msg:
@@ -352,11 +358,8 @@ def _wrap(e: sqlite3.Error, what: str, path: Path | str) -> StorageError:
         return StorageError(f"cannot write the database {path}: it is read-only")
     if "malformed" in msg or "not a database" in msg:
         return StorageError(f"database {path} is corrupt or not a database: {msg}")
-    if "unable to open" in msg:  # SQLite's answer for a folder, a missing parent, no permission, ...
-        from .paths import path_problem
-
-        return StorageError(path_problem(path, folder=False, what="cannot open the database")
-                            or f"cannot open the database {path}: {msg}")
+    if "unable to open" in msg:
+        return StorageError(f"cannot open the database {path}: {msg}")
     return StorageError(f"database {path}: error while {what}: {msg}")
 
 
@@ -398,6 +401,11 @@ class Store:
         """Open an existing database for reading only (no migration, no write, no file created):
         for commands that only look, like ``monitor status``. None when there is no database yet."""
         if str(path) == ":memory:" or not Path(path).exists():
+            from .paths import path_problem
+
+            problem = path_problem(path, folder=False, what="cannot open the database")
+            if problem:  # not "no database yet": one can never be created there
+                raise StorageError(problem)
             return None
         try:
             conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout,
