@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import StorageError
 from .models import (
@@ -47,13 +47,16 @@ from .models import (
 )
 from .sqlite_db import Database, Migrations  # sqlite-utils' semantics; sqlite-utils only to migrate
 
+if TYPE_CHECKING:  # what a migration is handed: sqlite-utils' own Database (monitor.sqlite_db.Migrations)
+    from sqlite_utils import Database as MigrationDb
+
 UTC = dt.UTC
 
 migrations = Migrations("digest-monitor")
 
 
 @migrations(name="0001_initial")
-def _m0001(db: Database) -> None:
+def _m0001(db: MigrationDb) -> None:
     db.executescript(
         """
         CREATE TABLE sources (
@@ -154,13 +157,13 @@ def _m0001(db: Database) -> None:
 
 
 @migrations(name="0002_full_sweep")
-def _m0002(db: Database) -> None:
+def _m0002(db: MigrationDb) -> None:
     # when each source last read every page up to max_pages (edits on older pages)
     db.execute("ALTER TABLE sources ADD COLUMN last_full_at TEXT")
 
 
 @migrations(name="0003_http_cache_per_source")
-def _m0003(db: Database) -> None:
+def _m0003(db: MigrationDb) -> None:
     # validators belong to a source's run: two sources with the same URL must not answer each
     # other's conditional GETs (one would see 304 for what only the other has read)
     db.executescript(
@@ -184,14 +187,14 @@ def _m0003(db: Database) -> None:
 
 
 @migrations(name="0004_shrunk_count")
-def _m0004(db: Database) -> None:
+def _m0004(db: MigrationDb) -> None:
     # a first page with far fewer posts than before, and how many runs in a row have seen it
     db.execute("ALTER TABLE sources ADD COLUMN shrunk_count INTEGER")
     db.execute("ALTER TABLE sources ADD COLUMN shrunk_runs INTEGER NOT NULL DEFAULT 0")
 
 
 @migrations(name="0005_publishing_state")
-def _m0005(db: Database) -> None:
+def _m0005(db: MigrationDb) -> None:
     # the service's last publish pass: a failing publish shows in `monitor status` and /healthz
     # (from any process) until a pass succeeds
     db.execute("CREATE TABLE publishing (id INTEGER PRIMARY KEY CHECK (id = 1), attempted_at TEXT, "
@@ -199,7 +202,7 @@ def _m0005(db: Database) -> None:
 
 
 @migrations(name="0006_deliveries")
-def _m0006(db: Database) -> None:
+def _m0006(db: MigrationDb) -> None:
     # the delivery ledger (monitor/deliver/): a row is written "queued" before a message is sent
     # and "sent" after, so a crash never loses track of who has the week
     db.executescript(
@@ -232,7 +235,7 @@ def _m0006(db: Database) -> None:
 
 
 @migrations(name="0007_search")
-def _m0007(db: Database) -> None:
+def _m0007(db: MigrationDb) -> None:
     # full-text search over what people remember of a post (monitor search): SQLite FTS5, kept
     # current by triggers on posts, so every writer (a run, a migration, a repair) keeps it right
     db.table("posts").enable_fts(["title", "excerpt", "content"], fts_version="FTS5", create_triggers=True,
@@ -254,14 +257,14 @@ def _m0007(db: Database) -> None:
 
 
 @migrations(name="0008_chosen_lead")
-def _m0008(db: Database) -> None:
+def _m0008(db: MigrationDb) -> None:
     # the lead picked by hand (monitor digest --lead) for a week: later builds (digest --all, the
     # service's weekly publish) keep it instead of reverting to the automatic choice
     db.execute("ALTER TABLE digests ADD COLUMN chosen_lead TEXT")
 
 
 @migrations(name="0009_fetch_log_by_time")
-def _m0009(db: Database) -> None:
+def _m0009(db: MigrationDb) -> None:
     # each run deletes its source's rows older than the retention: a range of this index, so the
     # delete costs what it removes, not the source's whole history
     db.execute("CREATE INDEX IF NOT EXISTS fetch_log_source_started ON fetch_log (source, started_at)")

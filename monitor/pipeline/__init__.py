@@ -50,7 +50,7 @@ _LAZY = {"POOL_MIN_SOURCES": "ingest", "Ingest": "ingest", "user_agent": "ingest
          "DeliveryReport": "delivering", "deliver_editions": "delivering"}
 
 
-def __getattr__(name: str) -> object:
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 
