@@ -469,7 +469,7 @@ def write_files(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
     except OSError as e:
         from .paths import path_problem
 
-        raise PublishError(path_problem(out_dir, folder=True, what="cannot write the digests: output_dir")
+        raise PublishError(path_problem(out_dir, folder=True, what="cannot create the output directory")
                            or f"cannot create the output directory {out_dir}: {e}") from e
     return _commit(out_dir, files)
 
