@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from . import __version__
+from .checking import CheckReport
 from .cli_sources import add, export_opml, import_opml, init, remove, search, sources
 from .config import Config, load_config, parse_config
 from .errors import AlreadyRunning, ConfigError, MonitorError
@@ -318,9 +319,24 @@ def check(ctx: click.Context, url: str, kind: str, no_robots: bool, fmt: str, co
         click.echo(check_json(report, config))
     else:
         print_documents(report, config)
-        # (an explanation of the extraction goes here, between the documents and the verdict)
+        _print_explanations(report, config)
         print_verdict(report)
     sys.exit(0 if report.ok else 1)
+
+
+def _print_explanations(report: CheckReport, config: Config) -> None:
+    """Why each HTML page was read as it was: the rule that matched and on what, the next page and
+    why, the look-alike links not followed, the blocks skipped as chrome (extract.explain, pure)."""
+    from .extract import explain
+
+    for r in report.readings:
+        if r.page is None or r.page.kind != "html":
+            continue
+        why = explain(r.response.content, url=r.response.url, headers=r.response.headers, tz=config.timezone)
+        if why is not None:
+            click.echo(f"how {r.response.url} was read:")
+            for line in why.lines():
+                click.echo(f"  {line}")
 
 
 # -- digest / run / demo --------------------------------------------------------------------

@@ -135,6 +135,14 @@ def normalize_text(text: str) -> str:
     return " ".join(_strip_noise(text).split())
 
 
+def body_text(content_html: str) -> str:
+    """The readable text of an HTML body (tags and scripts out, entities decoded, case kept): what
+    the search index holds of a post's content."""
+    if not content_html:
+        return ""
+    return " ".join(html.unescape(_TAG.sub(" ", _SCRIPT.sub(" ", content_html))).split())
+
+
 def content_text(content_html: str) -> str:
     """The text of an HTML body, for comparison (markup changes are not edits)."""
     if not content_html:
@@ -250,10 +258,12 @@ def post_write(observed: PostData, identity: str, url_key: str, decision: Decisi
         page_over_feed = e.origin == "feed" and p.origin != "feed"
         excerpt = p.excerpt if p.excerpt and (not e.excerpt or page_over_feed) else e.excerpt
         first_date = e.published is None and p.published is not None
+        content = e.content or p.content
         return PostWrite(identity, url_key, d.outcome, e.id, url, e.title,
                          p.published if first_date else e.published,
-                         p.date_only if first_date else e.date_only, excerpt, e.content or p.content,
-                         e.author, e.outlet, e.original_date, guid, wp_id, origin, e.hash, None, ())
+                         p.date_only if first_date else e.date_only, excerpt, content,
+                         e.author, e.outlet, e.original_date, guid, wp_id, origin, e.hash, None, (),
+                         reindex=excerpt != e.excerpt or content != e.content)
     same_surface = excerpt_source(p.origin) == excerpt_source(e.origin)
     excerpt = p.excerpt if p.excerpt and (same_surface or e.origin == "feed") else e.excerpt
     return PostWrite(identity, url_key, d.outcome, e.id, url, p.title or e.title,

@@ -133,6 +133,7 @@ class PostWrite:
     hash: str
     version: int | None
     changes: tuple[FieldChange, ...] = ()
+    reindex: bool = True  # a searched text (title, excerpt, content) is new: the search index must catch up
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,6 +94,8 @@ log = logging.getLogger("monitor.service")
 UTC = dt.UTC
 Clock = Callable[[], dt.datetime]
 FAKE_NOW_ENV = "MONITOR_FAKE_NOW"
+#: Posts added to the search index per idle tick (a short pause of the loop, never a long one).
+SEARCH_PER_IDLE_TICK = 200
 #: A source never run is due at once.
 _NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
 #: A source whose batch ended without its result (the database was locked, say) is tried again then.
@@ -160,6 +162,7 @@ class App(Protocol):
     def unpublished_weeks(self, now: dt.datetime) -> list[dt.date]: ...
     def is_published(self, week: dt.date) -> bool: ...
     def record_publishing(self, state: PublishingState) -> None: ...
+    def update_search(self, limit: int | None = None, batch: int = 500) -> int: ...
     async def deliver(self, *, now: dt.datetime | None = None, stopping: Callable[[], bool] = ...) -> Any: ...
 
 
@@ -512,6 +515,11 @@ class Service:
         except MonitorError as e:  # e.g. the database is locked for longer than busy_timeout
             log.error("cannot read the schedule: %s (next tick retries)", e.reason)
             return
+        if not self._batches:  # idle: the search index catches up a little (it is off the fetch path)
+            try:
+                self.app.update_search(limit=SEARCH_PER_IDLE_TICK)
+            except MonitorError as e:
+                log.warning("search index not updated: %s", e.reason)
         now = self.clock()
         if self._deliver_retry_at is not None and now >= self._deliver_retry_at:
             self._deliver_retry_at = None

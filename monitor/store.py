@@ -236,24 +236,14 @@ def _m0006(db: MigrationDb) -> None:
 
 @migrations(name="0007_search")
 def _m0007(db: MigrationDb) -> None:
-    # full-text search over what people remember of a post (monitor search): SQLite FTS5, kept
-    # current by triggers on posts, so every writer (a run, a migration, a repair) keeps it right
-    db.table("posts").enable_fts(["title", "excerpt", "content"], fts_version="FTS5", create_triggers=True,
-                                 tokenize="porter unicode61 remove_diacritics 2")
-    # every sighting of a post rewrites its row (last_seen): re-index it only when a searched text
-    # changed, or each unchanged sighting would cost a delete + insert in the index
-    db.executescript(
-        """
-        DROP TRIGGER posts_au;
-        CREATE TRIGGER posts_au AFTER UPDATE OF title, excerpt, content ON posts
-        WHEN old.title IS NOT new.title OR old.excerpt IS NOT new.excerpt OR old.content IS NOT new.content
-        BEGIN
-          INSERT INTO posts_fts (posts_fts, rowid, title, excerpt, content)
-            VALUES ('delete', old.rowid, old.title, old.excerpt, old.content);
-          INSERT INTO posts_fts (rowid, title, excerpt, content) VALUES (new.rowid, new.title, new.excerpt, new.content);
-        END;
-        """
-    )
+    # full-text search (monitor search), SQLite FTS5, kept OFF the ingest path as reader does: a
+    # post is written with indexed = 0 (new, or a new version) and the index catches up in batches
+    # (Monitor.update_search: before a search, and by the service when idle), so indexing never
+    # slows a fetch. The index holds the content's text, not its HTML.
+    db.execute("ALTER TABLE posts ADD COLUMN indexed INTEGER NOT NULL DEFAULT 0")
+    db.execute("CREATE INDEX posts_to_index ON posts (id) WHERE indexed = 0")
+    db.execute("CREATE VIRTUAL TABLE search USING fts5(title, excerpt, body, "
+               "tokenize = 'porter unicode61 remove_diacritics 2')")
 
 
 @migrations(name="0008_chosen_lead")
@@ -558,7 +548,7 @@ class Store:
                limit: int = 50) -> list[tuple[StoredPost, str, float]]:
         """Posts matching ``query`` (every word, stemmed; quoted as given, so no FTS syntax can
         fail), best first: (post, snippet with matches between \x02 and \x03, rank)."""
-        where: list[str] = ["posts_fts MATCH ?"]
+        where: list[str] = ["search MATCH ?"]
         params: list[Any] = [self.db.quote_fts(query)]
         if sources:
             where.append(f"p.source IN ({', '.join('?' * len(sources))})")
@@ -567,12 +557,27 @@ class Store:
             where.append("p.published >= ?")
             params.append(iso(since))
         sql = (f"SELECT {_select(_POST_COLUMNS, 'p')}, "
-               "snippet(posts_fts, -1, char(2), char(3), '…', 16) AS snippet, posts_fts.rank AS rank "
-               "FROM posts_fts JOIN posts p ON p.rowid = posts_fts.rowid "
-               f"WHERE {' AND '.join(where)} ORDER BY posts_fts.rank, p.published DESC LIMIT ?")
+               "snippet(search, -1, char(2), char(3), '…', 16) AS snippet, search.rank AS rank "
+               "FROM search JOIN posts p ON p.id = search.rowid "
+               f"WHERE {' AND '.join(where)} ORDER BY search.rank, p.published DESC LIMIT ?")
         with self._errors("searching posts"):
             return [(_post_row(r[:_N_POST]), r[_N_POST], r[_N_POST + 1])
                     for r in self.db.conn.execute(sql, [*params, limit])]
+
+    def posts_to_index(self, limit: int) -> list[tuple[int, str, str, str]]:
+        """Up to ``limit`` posts written since the search index last saw them: (id, title, excerpt, content)."""
+        with self._errors("reading posts"):
+            return list(self.db.conn.execute(
+                "SELECT id, title, excerpt, content FROM posts WHERE indexed = 0 ORDER BY id LIMIT ?", [limit]))
+
+    def index_posts(self, rows: Sequence[tuple[int, str, str, str]]) -> None:
+        """Put (id, title, excerpt, body text) in the search index, as given, in one transaction."""
+        ids = [r[0] for r in rows]
+        marks = ", ".join("?" * len(ids))
+        with self._errors("updating the search index"), self.db.atomic():
+            self.db.execute(f"DELETE FROM search WHERE rowid IN ({marks})", ids)
+            self.db.conn.executemany("INSERT INTO search (rowid, title, excerpt, body) VALUES (?, ?, ?, ?)", rows)
+            self.db.execute(f"UPDATE posts SET indexed = 1 WHERE id IN ({marks})", ids)
 
     def posts_by_url(self, url: str, url_key: str | None = None) -> list[StoredPost]:
         with self._errors("reading posts"):
@@ -710,7 +715,8 @@ class Store:
         self.db.execute(
             "UPDATE posts SET url = ?, title = ?, published = ?, date_only = ?, excerpt = ?, content = ?, "
             "author = ?, outlet = ?, guid = ?, wp_id = ?, origin = ?, hash = ?, last_seen = ?"
-            + (", last_changed = ?, versions = ?" if edited else "") + " WHERE id = ?",
+            + (", last_changed = ?, versions = ?" if edited else "")
+            + (", indexed = 0" if o.reindex else "") + " WHERE id = ?",
             [o.url, o.title, published, int(o.date_only), o.excerpt, o.content, o.author, o.outlet, o.guid,
              o.wp_id, o.origin, o.hash, now, *((now, o.version) if edited else ()), o.post_id],
         )

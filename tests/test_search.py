@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from sample_site.server import serve
+from sample_site.site import SampleSite
 
 from monitor.cli import cli
 from monitor.cli_sources import _snippet_text
 from monitor.demo.seeds import load_seed_authors
-from sample_site.server import serve
-from sample_site.site import SampleSite
 
 
 def invoke(*args: str, cwd: Path):
@@ -64,7 +64,7 @@ def test_search_is_stemmed_ranked_highlighted_and_filtered(fetched):
 
 
 def test_search_follows_an_edit(fetched):
-    """The index is kept by triggers: an edited title is found by its new words, not its old."""
+    """An edited title is found by its new words, not its old."""
     site, cwd = fetched
     post = next(p for a in load_seed_authors() for p in a.posts if "Afghan Refugees" in p.title)
     site.edit_post(post.post_id, title="Zanzibar quokka parade")
@@ -79,19 +79,30 @@ def test_snippet_text_strips_html_of_feed_content():
     assert _snippet_text(snip, ("[", "]")) == "[Albania] is notorious & more"
 
 
-def test_the_migration_indexes_posts_stored_before_it(fetched):
-    """A database from before search existed: opening it builds the index of what it holds."""
+def test_the_index_is_off_the_ingest_path_and_catches_up_before_a_search(fetched):
+    """A fetch writes no index entries (indexing never slows ingest); a search first brings the
+    index up to date, and an edit marks its post to be indexed again."""
     import sqlite3
 
-    from monitor.store import Store
+    from monitor.config import load_config
+    from monitor.pipeline import Monitor
 
-    _, cwd = fetched
+    site, cwd = fetched
     db = cwd / "monitor.db"
     with sqlite3.connect(db) as conn:
-        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
-            conn.execute(f"DROP TRIGGER {name}")
-        conn.execute("DROP TABLE posts_fts")
-        conn.execute("DELETE FROM _sqlite_migrations WHERE name = '0007_search'")
-    with Store.open(db) as store:
-        hits = store.search("recruitment")
+        posts = conn.execute("SELECT count(*) FROM posts").fetchone()[0]
+        assert conn.execute("SELECT count(*) FROM search").fetchone()[0] == 0  # nothing indexed by the fetch
+        assert conn.execute("SELECT count(*) FROM posts WHERE indexed = 0").fetchone()[0] == posts > 0
+    with Monitor.open(load_config(cwd / "config.yaml")) as app:
+        hits = app.search("recruitment")
         assert hits[0][0].title == "Afghan Refugees in Albania – Recruitment Fodder for the MEK"
+        assert app.update_search() == 0  # caught up
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM search").fetchone()[0] == posts
+        body = conn.execute("SELECT body FROM search WHERE body != '' LIMIT 1").fetchone()[0]
+        assert "<" not in body and "href" not in body  # the content's text, not its markup
+    post = next(p for a in load_seed_authors() for p in a.posts if "Afghan Refugees" in p.title)
+    site.edit_post(post.post_id, title="Zanzibar quokka parade")
+    assert invoke("fetch", cwd=cwd).exit_code == 0
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM posts WHERE indexed = 0").fetchone()[0] == 1

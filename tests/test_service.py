@@ -723,3 +723,21 @@ def test_sigint_stops_too(tmp_path, sample, procs):
     assert svc.wait(5) == 0 and time.monotonic() - t0 < 5
     log = svc.log()
     assert "stopping" in log and "Traceback" not in log and "SchedulerNotRunningError" not in log
+
+
+def test_an_idle_tick_brings_the_search_index_up_to_date(world):
+    config, store, clock, app = world
+    service = service_for(world, FakePublisher(config, store))
+    assert store.posts_to_index(10)  # the seeded posts: written, not yet indexed
+
+    async def scenario():
+        clock.now = dt.datetime(2020, 10, 24, 4, 30, tzinfo=UTC)
+        await asyncio.gather(*service.start_due())  # s1 has never run: its batch first
+        assert service.due_now(clock.now) == [] and not service._batches
+        await service._tick_job()  # an idle tick
+        await service.stop()
+        await service.aclose()
+
+    run(scenario())
+    assert store.posts_to_index(10) == []
+    assert [p.title for p, _snippet, _rank in store.search("Post")] != []

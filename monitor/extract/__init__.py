@@ -49,16 +49,18 @@ from ..text import NOT_TEXT as _NOT_TEXT
 from ..text import clean_str
 from .encoding import decode_html
 from .feed import extract_feed
-from .html import extract_html
+from .html import Explanation, explain_html, extract_html
 from .identity import normalize_url, post_identity, wp_post_id
 from .sourceline import parse_source_line, strip_repeated_title
 
 __all__ = [
+    "Explanation",
     "ExtractError",
     "FeedError",
     "clean_post",
     "clean_str",
     "decode_html",
+    "explain",
     "extract",
     "merge",
     "normalize_url",
@@ -94,7 +96,7 @@ def clean_post(post: PostData) -> PostData:
 def _clean_page(page: Page) -> Page:
     posts = tuple(clean_post(p) for p in page.posts)
     author = clean_str(page.author) if page.author else page.author
-    if author == page.author and all(a is b for a, b in zip(posts, page.posts)):
+    if author == page.author and all(a is b for a, b in zip(posts, page.posts, strict=False)):
         return page
     return dataclasses.replace(page, posts=posts, author=author)
 
@@ -162,12 +164,32 @@ def extract(
     raise ValueError(f"kind must be 'auto', 'html' or 'feed', not {kind!r}")
 
 
+def explain(
+    body: bytes,
+    *,
+    url: str,
+    tz: ZoneInfo,
+    headers: Mapping[str, str] | None = None,
+    selectors: Selectors | None = None,
+) -> Explanation | None:
+    """Why :func:`extract` reads an HTML page the way it does (``monitor check`` prints it): the
+    rule that matched and on what, the older-posts link and why, the links not followed and the
+    blocks skipped as chrome. None for a feed or a body that is not HTML. Pure, like extract()."""
+    try:
+        if not body.strip() or sniff_kind(body, headers) != "html":
+            return None
+        return explain_html(decode_html(body, headers), url=url, tz=tz, selectors=selectors)
+    except ExtractError:
+        return None
+
+
 def _combine(page: PostData, feed: PostData) -> PostData:
     published, date_only = page.published, page.date_only
     if published is None:
         published, date_only = feed.published, feed.date_only
     elif (
-        page.date_only
+        page.published is not None
+        and page.date_only
         and feed.published is not None
         and not feed.date_only
         and feed.published.astimezone(page.published.tzinfo).date() == page.published.date()

@@ -182,7 +182,8 @@ def _entry_date(
         when: dt.datetime | None = None
         if parsed:
             try:
-                when = dt.datetime(*parsed[:6], tzinfo=_UTC)
+                y, mo, d, h, mi, sec = parsed[:6]
+                when = dt.datetime(y, mo, d, h, mi, sec, tzinfo=_UTC)
             except (TypeError, ValueError):
                 when = None
         if when is None and raw:
@@ -231,7 +232,8 @@ def _same_with_base(value: str, base: str) -> bool:
     (after joining, so in the join it saw the unrepaired text): the same when the repair touched
     only the query or fragment, which the join copies; so no "&" before them.
     """
-    return "&" not in _BEFORE_QUERY.match(value).group() and _fp_urljoin(base, value) == value
+    before = _BEFORE_QUERY.match(value)
+    return before is not None and "&" not in before.group() and _fp_urljoin(base, value) == value
 
 
 def _read(body: bytes, response_headers: dict[str, str], url: str) -> Any:
@@ -350,7 +352,8 @@ def extract_feed(
             )
         )
     links = feed.get("links") or []
-    next_url = next((urljoin(url, lk["href"]) for lk in links if lk.get("rel") == "next" and lk.get("href")), None)
+    next_url = next((urljoin(url, lk["href"]) for lk in links if lk.get("rel") == "next" and lk.get("href")),
+                    None)
     page_author = feed_author or (entry_authors.pop() if len(entry_authors) == 1 else None)
     if version.startswith("atom"):
         rule = "atom"

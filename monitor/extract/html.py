@@ -7,19 +7,36 @@ Rules, tried in this order; the first that finds posts names :attr:`Page.rule`:
                ``time.published|.entry-date[datetime]``, ``.entry-summary`` / ``.entry-content``.
 ``block``      block themes: ``li.wp-block-post``, ``.wp-block-post-title a``,
                ``.wp-block-post-date time``, ``.wp-block-post-excerpt``.
+``mf2``        microformats2 (IndieWeb themes, Nikola): ``.h-entry``, ``.p-name``, ``.u-url``,
+               ``.dt-published``, ``.p-summary`` / ``.e-content``.
 ``text``       markup-free layouts (Iran Interlink): a title link on its own line, then a
                "Posted on: 2020/10/28" line (an EMPTY "Posted on:" means the same day as the post
                above: WordPress prints a date once per day), then the excerpt lines.
 ``generic``    anything else: repeated sibling blocks (same tag and class signature, at least two)
                that each hold a title link, and a date and/or a summary; the best-scoring group
                wins. A run of sibling headings (``h2 > a`` followed by loose paragraphs) counts as
-               a group too, each heading taking the siblings up to the next one.
+               a group too, each heading taking the siblings up to the next one; a run of three or
+               more bare title headings (a minimal theme's list) counts only when nothing better does.
+
+A layout rule (selectors, hatom, block, mf2, text) is enough with one post (the last page of an
+archive often has one); the generic finder needs a repeated block. A card whose link wraps heading,
+excerpt and meta is titled by its heading. An ``<aside>`` holding a post-shaped block (an article
+with a title link: a theme's "featured" newest post) is content, not chrome.
+
+Pagination (:func:`next_link`): "Older posts" in words or by class (``.nav-previous``,
+``a.next.page-numbers``, ``rel=next`` on a link in the page) first, then the document's
+``<link rel=next>``, the page number one past the current page's marker, and a forward arrow
+(``›``, ``»``, ``→``, ``⟩``). The last three must stay inside the archive (:func:`archive_key`: the
+same host, path and query once the page number is taken out), and no link is followed into another
+author's archive. :func:`explain_html` says which rule matched, which link is followed and why,
+what was turned down and what was skipped as chrome (``monitor check``).
 
 The known themes are only fast paths: every field the theme rule does not find falls back to the
 same general signals the generic rule uses. Site chrome (``nav``, ``aside``, the page header and
 footer, sidebars, widgets, menus, comment areas, share buttons) is never read for posts, and post
-meta (comment counts, "Continue reading", bylines, relative times, category links) never leaks into
-an excerpt. Every walk over the tree is iterative, so 10,000-deep markup cannot hit the recursion
+meta (a post's ``footer`` / ``address`` / ``.post-info`` / ``.entry-meta`` block, comment counts,
+"Continue reading", "By …" bylines, relative times, "In News." category lines) never leaks into an
+excerpt. Every walk over the tree is iterative, so 10,000-deep markup cannot hit the recursion
 limit; markup that would make the parser itself take minutes (100,000 levels, 50,000 attributes on
 a tag: :mod:`monitor.markup`) is refused before parsing (a feed summary is then read as plain text).
 """
@@ -42,9 +59,20 @@ from ..errors import ExtractError
 from ..markup import too_complex
 from ..models import Page, PostData
 from .identity import normalize_url, wp_post_id
-from .sourceline import MONTH_PATTERN, MONTHS, collapse, split_excerpt
+from .sourceline import MONTH_PATTERN, MONTHS, collapse, parse_source_line, split_excerpt
 
-__all__ = ["extract_html", "html_to_plain", "html_to_text", "parse_date_text", "parse_machine_date"]
+__all__ = [
+    "Explanation",
+    "NextLink",
+    "archive_key",
+    "explain_html",
+    "extract_html",
+    "html_to_plain",
+    "html_to_text",
+    "next_link",
+    "parse_date_text",
+    "parse_machine_date",
+]
 
 Node = LexborNode
 
@@ -79,7 +107,8 @@ def parse_date_text(text: str) -> dt.date | None:
 
     Understands ``2020/10/28``, ``2020-10-28``, ``October 28, 2020``, ``Oct 28 2020``,
     ``28 October 2020``, ``28th of October 2020`` and ``28/10/2020`` (day first, unless the second
-    number cannot be a month).
+    number cannot be a month); a weekday before it ("Sat 25 April 2020", "Saturday, April 25, 2020")
+    is passed over, since the date is searched for, not matched from the start.
     """
     found: list[tuple[int, dt.date]] = []
     if (m := _YMD.search(text)) and (d := _date(int(m[1]), int(m[2]), int(m[3]))):
@@ -145,7 +174,7 @@ _CHROME = re.compile(
 _CHROME_ROLES = frozenset(("navigation", "banner", "contentinfo", "complementary", "search"))
 # Inside a post: meta that is not the excerpt.
 _POST_META = re.compile(
-    r"^(?:more-link|link-more|read-more|readmore|more|entry-meta|post-meta|meta|entry-footer|"
+    r"^(?:more-link|link-more|read-more|readmore|more|entry-meta|post-meta|meta|entry-footer|post-info|"
     r"byline|posted-on|posted-by|entry-date|cat-links|tags-links|comments-link|edit-link|"
     r"post-edit-link|wp-block-post-excerpt__more-text|wp-block-post-excerpt__more-link|"
     r"post-categories|post-tags|entry-categories|entry-tags|reading-time|likes?|"
@@ -258,11 +287,27 @@ _CONTENT_TAGS = frozenset(("article", "main"))
 _BANNER_TOKENS = frozenset(("header", "footer", "site-top", "topbar"))
 
 
+_POST_SHAPED = "article :is(h1,h2,h3,h4,h5,h6,.entry-title,.p-name) a[href]"
+
+
+def _holds_post(node: Node) -> bool:
+    """An ``<aside>`` that holds an article with a title link (a theme's "featured"/latest post at the
+    top of the archive) is content, not a sidebar: its post is one of the author's posts."""
+    return node.css_first(_POST_SHAPED) is not None
+
+
 def is_chrome(node: Node, attrs: dict[str, str | None] | None = None) -> bool:
     """Site chrome: never a post, never part of one (``attrs``: the node's attributes, when already read)."""
     tag = node.tag
-    if tag in ("nav", "aside"):
+    if tag == "nav":
         return True
+    if tag == "aside":
+        if attrs is None:
+            attrs = node.attributes
+        if (attrs.get("role") or "").lower() in _CHROME_ROLES or any(
+                _is_chrome_name(t) for t in _tokens(node, attrs)):
+            return True
+        return not _holds_post(node)
     if tag in ("html", "body", "main", "article"):
         return False
     if attrs is None:
@@ -276,7 +321,14 @@ def is_chrome(node: Node, attrs: dict[str, str | None] | None = None) -> bool:
     return any(_is_chrome_name(t) for t in tokens)
 
 
+_META_TAGS = frozenset(("footer", "address"))
+
+
 def _is_post_meta(node: Node) -> bool:
+    """Inside a post: chrome, meta by class ("entry-meta", "post-info", ...), a ``<footer>`` or
+    ``<address>`` (the theme's date / "By …" / "In News." block), "Read more" and comment links."""
+    if node.tag in _META_TAGS:
+        return True
     attrs = node.attributes
     if is_chrome(node, attrs) or any(_is_post_meta_name(t) for t in _tokens(node, attrs)):
         return True
@@ -382,9 +434,18 @@ def _lines(roots: Iterable[Node], skip: Callable[[Node], bool]) -> list[_Line]:
     return lines
 
 
+# "In News.", "Filed in News, Politics": a post's category line (its words are mostly links)
+_CATEGORY_LINE = re.compile(r"^(?:(?:posted|filed|published)\s+)?in\s+\S.{0,60}$", re.IGNORECASE)
+
+
+def _is_category_line(line: _Line) -> bool:
+    text = line.text
+    return len(text) <= 70 and _CATEGORY_LINE.match(text) is not None and line.link_share() >= 0.4
+
+
 def _excerpt_from_lines(lines: Sequence[_Line]) -> tuple[str, str | None]:
-    """(text, trailing link text) of excerpt lines, meta lines dropped."""
-    kept = [ln for ln in lines if not _is_noise_line(ln.text)]
+    """(text, trailing link text) of excerpt lines, meta lines (noise, category lines) dropped."""
+    kept = [ln for ln in lines if not _is_noise_line(ln.text) and not _is_category_line(ln)]
     text = collapse(" ".join(ln.text for ln in kept))
     cut = max(0, len(text) - _TRAILING_MORE_SPAN)
     if "read" in text[cut:].lower():  # a word of each of its phrases: a quick test
@@ -451,6 +512,9 @@ _TITLE_AUTHOR = (
     re.compile(r"^(.+?),\s+(?:author|autor|auteur)\s+(?:at|en|bei|chez|de)\b", re.IGNORECASE),
     re.compile(r"^(?:author|posts by|articles by)\s*:?\s*(.+?)(?:\s+[–—|»:-]\s+.*)?$", re.IGNORECASE),
 )
+# what follows "Author" in a heading that names no one ("Author archive", "Author: Posts")
+_NOT_A_NAME = re.compile(r"^\W*(?:archives?|posts?|articles?|pages?|page\s+\d+|profile|index)\W*$",
+                         re.IGNORECASE)
 _TITLE_SPLIT = re.compile(r"\s+[–—|»:-]\s+")
 
 
@@ -478,7 +542,7 @@ def _looks_like_author_url(url: str) -> bool:
         parts = urlsplit(url)
     except ValueError:
         return False
-    return "/author/" in parts.path or bool(re.search(r"(?:^|&)author(?:id)?=", parts.query))
+    return bool(re.search(r"/authors?/", parts.path)) or bool(re.search(r"(?:^|&)author(?:id)?=", parts.query))
 
 
 def _feed_url(tree: LexborHTMLParser, base: str, page_url: str) -> str | None:
@@ -502,21 +566,196 @@ def _feed_url(tree: LexborHTMLParser, base: str, page_url: str) -> str | None:
     return None
 
 
-def _next_candidates(tree: LexborHTMLParser) -> Iterator[Node]:
-    """Links that may lead to older posts, best first (each kind looked for only when needed)."""
-    for sel in _NEXT_SELECTORS:
-        yield from tree.css(sel)
-    yield from (a for a in tree.css("a[href]") if _OLDER.match(collapse(a.text())))
+# Pagination links by shape: an arrow alone, a page number after the current page's marker.
+_NEXT_ARROW = re.compile(r"^\s*(?:[›»→⟩〉⟫≫>]+|next\s*[›»→⟩>]*|older\s*[›»→⟩>]*)\s*$",
+                         re.IGNORECASE)
+_CURRENT_CLASS = re.compile(r"current|active", re.IGNORECASE)
+# what a page's own number looks like in its URL: /page/2/, name2.html, index-1.html, ?paged=2
+_PAGE_PART = re.compile(r"/page/\d+/?$|(?<=[a-z])\d+(?=\.html?$)|(?:^|/)index(?:-\d+)?\.html?$|/$", re.I)
+_PAGE_QUERY = frozenset(("paged", "page", "pg", "p-page", "start", "offset"))
 
 
-def _next_url(tree: LexborHTMLParser, base: str, page_url: str, selector: str | None) -> str | None:
-    here = normalize_url(page_url)
-    candidates = _css(tree.root, selector) if selector else _next_candidates(tree)
-    for node in candidates:
-        href = _abs(base, node.attributes.get("href"))
-        if href and normalize_url(href) != here:
-            return href
+@dataclass(frozen=True, slots=True)
+class NextLink:
+    """The older-posts link a page offers, and why it was taken (for ``monitor check``)."""
+
+    url: str
+    why: str
+
+
+def archive_key(url: str) -> tuple[str, str, tuple[tuple[str, str], ...]] | None:
+    """(host, path, query) of ``url`` with its page number taken out: every page of one archive
+    has the same key, another author's archive or the site's next document has another."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    path = parts.path or "/"
+    for _ in range(2):
+        path = _PAGE_PART.sub("", path) or "/"
+    query = tuple(sorted(
+        (k.lower(), v) for k, _, v in (q.partition("=") for q in parts.query.split("&") if q)
+        if k.lower() not in _PAGE_QUERY
+    ))
+    return (parts.hostname or "").lower(), path.rstrip("/").lower(), query
+
+
+# ASCII digits: "¹" and "٣" are digits to str.isdigit(), not page numbers (nor to int())
+_PAGE_NO = re.compile(r"^[0-9]{1,4}$")
+
+
+def _page_number(node: Node) -> int | None:
+    text = collapse(node.text())
+    return int(text) if _PAGE_NO.match(text) else None
+
+
+def _current_number(link: Node) -> int | None:
+    """The current page's number beside a numbered link: a sibling (or a sibling item's content)
+    that is a number but not a link (``<span class="current">1</span>``, ``aria-current``)."""
+    holder = link.parent
+    if holder is not None and holder.tag == "li":  # <li><a>2</a></li>: the numbers are the items
+        holder = holder.parent
+    if holder is None:
+        return None
+    for child in holder.iter():
+        if child.tag in (None, "a") or (child.tag or "").startswith("-"):
+            continue
+        if child.css_first("a") is not None:
+            continue
+        n = _page_number(child)
+        if n is None:
+            continue
+        attrs = child.attributes
+        if attrs.get("aria-current") or _CURRENT_CLASS.search(attrs.get("class") or "") or child.tag in (
+                "span", "strong", "em", "b", "li"):
+            return n
     return None
+
+
+_AUTHOR_PART = re.compile(r"/(?:author|authors|writers?|contributors?|people|profile|members?|users?)/[^/]+",
+                          re.IGNORECASE)
+
+
+def _another_author(href: str, page_url: str) -> bool:
+    """``href`` names an author (path or query) other than the one ``page_url`` names."""
+    def who(url: str) -> str | None:
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return None
+        m = _AUTHOR_PART.search(_PAGE_PART.sub("", parts.path))
+        if m and m.group().rsplit("/", 1)[-1].lower() != "page":
+            return m.group().lower()
+        q = re.search(r"(?:^|&)(author(?:id)?|author_name)=([^&]*)", parts.query)
+        return q.group(2).lower() if q else None
+
+    theirs = who(href)
+    return theirs is not None and theirs != who(page_url)
+
+
+def _next_candidates(tree: LexborHTMLParser) -> Iterator[tuple[Node, str, bool]]:
+    """(link, why, strong) for links that may lead to older posts, best first (each kind looked for
+    only when needed). A strong link says "older posts" in words or by a pagination class: it may
+    leave the archive's path (``/author/anne/`` -> ``/page/2/``) but never for another author's.
+    A weak one (the document's ``<link rel=next>``, a page number, an arrow) must stay in the
+    archive (:func:`archive_key`)."""
+    for sel in _NEXT_SELECTORS:
+        weak = sel == "link[rel~=next]"
+        yield from ((n, f"it matches {sel!r}", not weak) for n in tree.css(sel))
+    numbered: list[tuple[Node, int]] = []
+    arrows: list[tuple[Node, str]] = []
+    for a in tree.css("a[href]"):  # one pass: words first, numbers and arrows kept for after
+        text = collapse(a.text())
+        if _OLDER.match(text):
+            yield a, f"its text {text!r} says older posts", True
+        elif len(text) <= 4 and _PAGE_NO.match(text):  # (length first: most links are words)
+            numbered.append((a, int(text)))
+        elif len(shown := text or collapse(a.attributes.get("aria-label") or "")) <= 12 and shown \
+                and _NEXT_ARROW.match(shown):
+            arrows.append((a, shown))
+    for a, n in numbered:
+        current = _current_number(a)
+        if current is not None and n == current + 1:
+            yield a, f"page number {n} after the current page {current} in the page numbers", False
+    for a, shown in arrows:
+        if not _in_chrome_nav_menu(a):
+            yield a, f"its text is the forward arrow {shown!r}", False
+
+
+def _in_chrome_nav_menu(node: Node) -> bool:
+    """A link in a site menu (``.menu``, ``.navbar``) is never pagination."""
+    return any(a.tag == "ul" and any(_is_chrome_name(t) for t in _tokens(a))
+               for a in _ancestors(node.parent, 8))
+
+
+def next_link(
+    tree: LexborHTMLParser, base: str, page_url: str, selector: str | None
+) -> tuple[NextLink | None, list[str]]:
+    """The link to the archive's next (older) page and the candidates turned down, with reasons.
+
+    A link is followed only when it stays in the same archive (:func:`archive_key`): a document
+    ``rel=next`` to the next author's profile, another host, or another author's path is not."""
+    here = normalize_url(page_url)
+    key = archive_key(page_url)
+    refused: list[str] = []
+    if selector:
+        candidates: Iterable[tuple[Node, str, bool]] = (
+            (n, f"it matches the source's selector {selector!r}", True) for n in _css(tree.root, selector))
+    else:
+        candidates = _next_candidates(tree)
+    for node, why, strong in candidates:
+        href = _abs(base, node.attributes.get("href"))
+        if not href or normalize_url(href) == here:
+            continue
+        target = archive_key(href)
+        if target is None:
+            reason = "is not a usable URL"
+        elif selector or (strong and key is not None and target[0] != key[0]):
+            reason = ""  # the pipeline follows links only on the page's host, and says so
+            reason = ""
+        elif _another_author(href, page_url):
+            reason = "is another author's archive"
+        elif not strong and target != key:
+            reason = "is outside this archive's path"
+        else:
+            reason = ""
+        if reason:
+            if len(refused) < 10:
+                refused.append(f"{href} ({why}) {reason}")
+            continue
+        return NextLink(href, why), refused
+    return None, refused
+
+
+# "(old posts, page 1)", "– Page 2", "| Page 2 of 3": a page number in a heading or title, not a name
+_PAGE_NOTE = re.compile(
+    r"\s*(?:\((?:[^()]*\s)?page\s+\d+(?:\s+of\s+\d+)?\)|[–—|»:-]\s*page\s+\d+(?:\s+of\s+\d+)?)\s*$",
+    re.IGNORECASE,
+)
+
+
+def _name(text: str) -> str | None:
+    """An author name from a heading or title fragment: page notes dropped; None when empty."""
+    return _PAGE_NOTE.sub("", text).strip() or None
+
+
+def _site_names(tree: LexborHTMLParser) -> list[str]:
+    """What the site calls itself (``og:site_name``, the header's home link): a page title's part
+    that is one of these is the site, not the author ("Iran Interlink - Anne Singleton")."""
+    out = []
+    for sel in ('meta[property="og:site_name"]', 'meta[name="application-name"]'):
+        node = tree.css_first(sel)
+        if node is not None and (text := collapse(node.attributes.get("content") or "")):
+            out.append(text.lower())
+    for node in tree.css("header a[href], .site-title a[href], #site-title a[href], .navbar-brand"):
+        href = (node.attributes.get("href") or "").strip()
+        home = node.tag != "a" or href in ("/", "./", "../", "../../", "index.html", "../index.html") \
+            or re.fullmatch(r"https?://[^/]+/?", href) is not None
+        if home and (text := collapse(node.text())):
+            out.append(text.lower())
+        if len(out) > 8:
+            break
+    return out
 
 
 def _page_author(tree: LexborHTMLParser, page_url: str, lines: Callable[[], list[_Line]]) -> str | None:
@@ -524,22 +763,24 @@ def _page_author(tree: LexborHTMLParser, page_url: str, lines: Callable[[], list
                 ".author-title", ".page-header .author"):
         node = tree.css_first(sel)
         if node is not None and (text := collapse(node.text())):
-            return _AUTHOR_HEAD.sub(r"\1", text)
+            return _name(_AUTHOR_HEAD.sub(r"\1", text))
     for sel in ("h1", ".page-title", ".archive-title", ".wp-block-query-title", "h2"):
         for node in tree.css(sel):
-            if m := _AUTHOR_HEAD.match(collapse(node.text())):
-                return m.group(1).strip()
+            if (m := _AUTHOR_HEAD.match(collapse(node.text()))) and not _NOT_A_NAME.match(m.group(1)):
+                return _name(m.group(1))
     for line in lines()[:60]:
         if (m := re.match(r"^Author\s*:\s*(.{1,80})$", line.text, re.IGNORECASE)):
-            return m.group(1).strip()
+            return _name(m.group(1))
     title = tree.css_first("title")
     if title is not None and (text := collapse(title.text())):
         for rx in _TITLE_AUTHOR:
             if m := rx.match(text):
-                return m.group(1).strip()
+                return _name(m.group(1))
         if _looks_like_author_url(page_url):
-            first = _TITLE_SPLIT.split(text)[0].strip()
-            return first or None
+            parts = [p for part in _TITLE_SPLIT.split(text) if (p := _name(part))]
+            sites = _site_names(tree) if len(parts) > 1 else []
+            named = [p for p in parts if not any(site.startswith(p.lower()) for site in sites)]
+            return named[0] if named else (parts[0] if parts else None)
     return None
 
 
@@ -555,7 +796,12 @@ def _css(node: Node | None, selector: str) -> list[Node]:
     if "," not in selector or len(found) < 2:
         return found
     seen: set[int] = set()  # lexbor returns a node once per matching part of a selector list
-    return [n for n in found if not (n.mem_id in seen or seen.add(n.mem_id))]
+    out = []
+    for n in found:
+        if n.mem_id not in seen:
+            seen.add(n.mem_id)
+            out.append(n)
+    return out
 
 
 def _any_css(segment: Sequence[Node], selector: str) -> bool:
@@ -655,7 +901,10 @@ def _title_by_profile(segment: Sequence[Node], profile: Selectors, base: str) ->
     tnode = _first(segment, profile.title)
     lnode = _first(segment, profile.link)
     if lnode is None and tnode is not None:
-        lnode = tnode if tnode.tag == "a" else (_css(tnode, "a[href]") or [None])[0] or _enclosing_link(tnode)
+        if tnode.tag == "a":
+            lnode = tnode
+        else:
+            lnode = next(iter(_css(tnode, "a[href]")), None) or _enclosing_link(tnode)
     if lnode is None:
         return None
     url = _abs(base, lnode.attributes.get("href"))
@@ -678,6 +927,10 @@ def _title_of(segment: Sequence[Node], profile: Selectors | None, base: str) -> 
                 # included), unless it is post meta by class or a comment count
                 if any(_is_post_meta_name(t) for t in _tokens(a)) or _is_noise_line(text, byline=False):
                     continue
+                if sel is _TITLE_WRAPPED:
+                    # a card's link wraps heading, excerpt and meta: the title is the heading
+                    head = a.css_first("h1, h2, h3, h4, h5, h6")
+                    text = _text_of(head) if head is not None else text
                 url = _abs(base, a.attributes.get("href"))
                 if url and text:
                     return text, url, True
@@ -713,9 +966,10 @@ def _strip_dates(text: str) -> str:
 
 def _is_date_line(text: str) -> bool:
     """A short line that is a date plus a few words ("October 28, 2020 · 4 min read")."""
-    if len(text) > 80 or parse_date_text(text) is None:
+    if len(text) > 80 or parse_date_text(text) is None or len(re.findall(r"\w+", _strip_dates(text))) > 6:
         return False
-    return len(re.findall(r"\w+", _strip_dates(text))) <= 6
+    # "Iran Interlink, October 27 2020:… Families ask to visit." is an excerpt
+    return parse_source_line(text) is None
 
 
 def _date_of(
@@ -863,7 +1117,7 @@ def _to_posts(found: Sequence[_Found], page_author: str) -> tuple[tuple[PostData
 _HATOM = Selectors(
     post=(
         "article.hentry, article.post, article.type-post, article[id^=post-], "
-        "div.hentry, div.post, div.type-post"
+        "div.hentry, div.post, div.type-post, aside article"
     ),
     title=".entry-title",
     link=".entry-title a[href], a[rel=bookmark]",
@@ -874,6 +1128,16 @@ _BLOCK_THEME = Selectors(
     link=".wp-block-post-title a[href]",
     date=".wp-block-post-date",
     excerpt=".wp-block-post-excerpt__excerpt, .wp-block-post-excerpt, .wp-block-post-content",
+)
+
+
+# microformats2: h-entry with p-name / u-url / dt-published / p-summary or e-content
+_MF2 = Selectors(
+    post=".h-entry",
+    title=".p-name",
+    link=".p-name a[href], a.u-url[href], .u-url a[href]",
+    date=".dt-published",
+    excerpt=".p-summary, .e-content",
 )
 
 
@@ -1045,11 +1309,15 @@ def _groups(body: Node) -> Iterable[list[list[Node]]]:
                 yield [[kept[i]] for i in idx]
 
 
-def _rule_generic(tree: LexborHTMLParser, base: str, tz: ZoneInfo) -> list[_Found]:
+def _rule_generic(
+    tree: LexborHTMLParser, base: str, tz: ZoneInfo, notes: list[str] | None = None
+) -> list[_Found]:
+    """The best-scoring group of repeated blocks (``notes``, when given, gets a line saying which)."""
     body = tree.body
     if body is None:
         return []
     best: tuple[float, list[_Found]] | None = None
+    chosen: list[list[Node]] = []
     for segs in _groups(body):
         quick = [s for s in segs if _first(s, "a[href]") is not None]
         if len(quick) < 2 or len(quick) < 0.6 * len(segs):
@@ -1067,20 +1335,113 @@ def _rule_generic(tree: LexborHTMLParser, base: str, tz: ZoneInfo) -> list[_Foun
         dated = sum(1 for f in found if f.published is not None)
         summed = sum(1 for f in found if len(f.excerpt) >= 60)
         if dated < 0.5 * len(found) and summed < 0.5 * len(found):
+            # a bare list of titles (a minimal theme's archive: ``<h2><a>Title</a></h2>`` each) is
+            # posts only as a run of three or more headings, each its own link, and only when no
+            # group with dates or summaries is on the page (it scores below every such group)
+            if len(found) < 3 or not all(f.in_heading and not f.excerpt for f in found):
+                continue
+            score = 0.5 * len(found)
+            if best is None or score > best[0]:
+                best, chosen = (score, found), segs
             continue
         score = sum(
             (3 if f.in_heading else 1) + (2 if f.published else 0) + (2 if len(f.excerpt) >= 60 else 0)
             for f in found
         )
         if best is None or score > best[0]:
-            best = (score, found)
+            best, chosen = (score, found), segs
+    if notes is not None and best is not None:
+        notes.append(f"{len(chosen)} repeated blocks <{_describe(chosen[0][0])}> holding a title link "
+                     f"({sum(1 for f in best[1] if f.published)} dated, "
+                     f"{sum(1 for f in best[1] if f.excerpt)} with a summary)")
     return best[1] if best else []
 
 
 # --- entry point -----------------------------------------------------------------------------
 
+def _describe(node: Node) -> str:
+    """``tag#id.class.class`` of a node, for explanations."""
+    attrs = node.attributes
+    out = node.tag or "?"
+    if ident := attrs.get("id"):
+        out += f"#{ident}"
+    out += "".join(f".{c}" for c in (attrs.get("class") or "").split()[:3])
+    return out
+
+
+def _chrome_blocks(tree: LexborHTMLParser, limit: int = 20) -> list[str]:
+    """The outermost blocks skipped as site chrome, in page order, as ``<tag#id.class> "first words"``."""
+    out: list[str] = []
+    if tree.body is None:
+        return out
+    stack = list(reversed(list(tree.body.iter())))
+    while stack and len(out) < limit:
+        node = stack.pop()
+        tag = node.tag
+        if not tag or tag.startswith("-") or tag in _NEVER:
+            continue
+        if is_chrome(node):
+            words = collapse(node.text())[:50]
+            out.append(f"<{_describe(node)}>" + (f" {words!r}" if words else ""))
+        else:
+            stack.extend(reversed(list(node.iter())))
+    return out
+
+
+_RULE_WHAT = {
+    "hatom": "the classic-theme layout (hAtom: article.hentry / .entry-title a / .entry-summary)",
+    "block": "the WordPress block-theme layout (li.wp-block-post / .wp-block-post-title a)",
+    "mf2": "the microformats2 layout (.h-entry / .p-name / .u-url / .dt-published / .p-summary)",
+    "text": "the text layout (a title link, then a \"Posted on:\" line, then the excerpt)",
+    "generic": "repeated blocks",
+    "selectors": "the source's own CSS selectors",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """What :func:`extract_html` did with a page and why, for ``monitor check``: the page itself,
+    the rules tried before the one that matched, which rule matched and on what, the older-posts
+    link it will follow and why, the links that looked like one but are not followed, and the
+    blocks skipped as site chrome."""
+
+    page: Page
+    tried: tuple[str, ...]  # rules that found nothing, in the order tried
+    matched: str  # a sentence: which rule and what it matched ("" when none did)
+    next_why: str  # why page.next_url was taken ("" when there is none)
+    refused_next: tuple[str, ...]  # pagination-looking links not followed, each with the reason
+    chrome: tuple[str, ...]  # outermost blocks skipped as chrome
+
+    def lines(self) -> list[str]:
+        """The explanation as lines of text."""
+        out = []
+        if self.tried:
+            out.append("tried first, found nothing: " + ", ".join(self.tried))
+        out.append(f"matched: {self.matched}" if self.matched else "matched: no rule found posts")
+        if self.page.next_url:
+            out.append(f"next page: {self.page.next_url} (because {self.next_why})")
+        else:
+            out.append("next page: none found")
+        out.extend(f"not followed: {r}" for r in self.refused_next)
+        out.extend(f"skipped as chrome: {c}" for c in self.chrome)
+        return out
+
+
 def extract_html(text: str, *, url: str, tz: ZoneInfo, selectors: Selectors | None = None) -> Page:
     """Posts on one HTML page (newest first, as shown). Zero posts is not an error here."""
+    return _extract_html(text, url=url, tz=tz, selectors=selectors, explain=False)[0]
+
+
+def explain_html(text: str, *, url: str, tz: ZoneInfo, selectors: Selectors | None = None) -> Explanation:
+    """:func:`extract_html` with its reasons (see :class:`Explanation`)."""
+    _, explanation = _extract_html(text, url=url, tz=tz, selectors=selectors, explain=True)
+    assert explanation is not None
+    return explanation
+
+
+def _extract_html(
+    text: str, *, url: str, tz: ZoneInfo, selectors: Selectors | None, explain: bool
+) -> tuple[Page, Explanation | None]:
     if (why := too_complex(text)) is not None:
         raise ExtractError(f"page not read: {why}", url=url)
     try:
@@ -1098,26 +1459,43 @@ def extract_html(text: str, *, url: str, tz: ZoneInfo, selectors: Selectors | No
     page_author = _page_author(tree, url, page_lines) or ""
     found: list[_Found] = []
     rule = "none"
+    tried: list[str] = []
+    notes: list[str] | None = [] if explain else None
     if selectors is not None:
         found, rule = _rule_profile(tree, selectors, base, tz, user=True), "selectors"
     else:
-        for name, run in (
+        rules: tuple[tuple[str, Callable[[], list[_Found]]], ...] = (
             ("hatom", lambda: _rule_profile(tree, _HATOM, base, tz, user=False)),
             ("block", lambda: _rule_profile(tree, _BLOCK_THEME, base, tz, user=False)),
+            ("mf2", lambda: _rule_profile(tree, _MF2, base, tz, user=False)),
             ("text", lambda: _rule_text(page_lines(), base, tz)),
-            ("generic", lambda: _rule_generic(tree, base, tz)),
-        ):
+            ("generic", lambda: _rule_generic(tree, base, tz, notes)),
+        )
+        for name, run in rules:
             found = run()
             if found:
                 rule = name
                 break
+            tried.append(name)
     posts, warnings = _to_posts(found, page_author)
-    return Page(
+    link, refused = next_link(tree, base, url, selectors.next if selectors else None)
+    page = Page(
         kind="html",
         posts=posts,
         rule=rule if posts else "none",
-        next_url=_next_url(tree, base, url, selectors.next if selectors else None),
+        next_url=link.url if link else None,
         feed_url=_feed_url(tree, base, url),
         author=page_author or None,
         warnings=tuple(warnings),
+    )
+    if not explain:
+        return page, None
+    matched = ""
+    if posts:
+        matched = f"{rule}: {len(posts)} posts by {_RULE_WHAT.get(rule, rule)}"
+        if notes:
+            matched += ": " + "; ".join(notes)
+    return page, Explanation(
+        page=page, tried=tuple(tried), matched=matched, next_why=link.why if link else "",
+        refused_next=tuple(refused), chrome=tuple(_chrome_blocks(tree)),
     )

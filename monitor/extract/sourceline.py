@@ -117,11 +117,7 @@ def _norm(token: str) -> str:
 
 def _tokens(text: str) -> list[tuple[str, int, int]]:
     """(normalized word, start, end) for each word of ``text``."""
-    out = []
-    for m in _TOKEN.finditer(text):
-        if w := _norm(m.group()):
-            out.append((w, *m.span()))
-    return out
+    return [(w, *m.span()) for m in _TOKEN.finditer(text) if (w := _norm(m.group()))]
 
 
 def _end_tokens(text: str, offset: int, enough: int) -> list[tuple[str, int, int]]:
@@ -143,7 +139,7 @@ def _alike(a: str, b: str) -> bool:
     if a == b:
         return True
     n = 0
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):
         if x != y:
             break
         n += 1
@@ -262,7 +258,8 @@ def strip_repeated_title(excerpt: str, title: str, *, trailing_link: str | None 
         else:  # (toks then holds every word of the window)
             boundary = offset == 0
         for v in variants:
-            exact = len(tail) == len(v.words) >= 3 and all(_alike(a, b) for a, b in zip(tail, v.words))
+            exact = len(tail) == len(v.words) >= 3 and all(
+                _alike(a, b) for a, b in zip(tail, v.words, strict=True))
             if (boundary or exact) and _tail_is_title(tail, v, strict=True):
                 return _tidy_end(excerpt[:start])
     return excerpt

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..checking import CheckReport, Reading, judge
 from ..config import Config
+from ..detect import body_text
 from ..errors import MonitorError, SourceError
 from ..models import PublishingState, Response, SourceResult, SourceState, StoredPost, Version
 from ..report import StatusInputs
@@ -207,8 +208,24 @@ class Monitor:
 
     def search(self, query: str, *, sources: Sequence[str] = (), since: dt.datetime | None = None,
                limit: int = 50) -> list[tuple[StoredPost, str, float]]:
-        """Full-text search (title, excerpt, content), best first: (post, snippet, rank)."""
+        """Full-text search (title, excerpt, content), best first: (post, snippet, rank). The index
+        first catches up with what was written since it last did (:meth:`update_search`)."""
+        self.update_search()
         return self.store.search(query, sources=sources, since=since, limit=limit)
+
+    def update_search(self, limit: int | None = None, batch: int = 500) -> int:
+        """Bring the search index up to date, ``batch`` posts per transaction (at most ``limit``
+        posts, for the service's idle ticks); how many were indexed. The index holds a post's
+        content as text (:func:`monitor.detect.body_text`), not its HTML."""
+        done = 0
+        while limit is None or done < limit:
+            rows = self.store.posts_to_index(batch if limit is None else min(batch, limit - done))
+            if not rows:
+                break
+            self.store.index_posts([(pid, title, excerpt, body_text(content))
+                                    for pid, title, excerpt, content in rows])
+            done += len(rows)
+        return done
 
     def status_inputs(self, *, next_runs: Mapping[str, dt.datetime | None] | None = None,
                       publishing: PublishingState | None = None) -> StatusInputs:
