@@ -374,13 +374,12 @@ def child_digest_build(spec: dict[str, Any]) -> dict[str, Any]:
     """
     from zoneinfo import ZoneInfo
 
-    from monitor import digest as dg
-    from monitor.detect import decide
-    from monitor.extract import post_identity
-    from monitor.models import PostData, SourceResult
     from sample_site.site import generate_site
-    from monitor.detect import post_write
-    from monitor.models import PostWrite, RunWrites
+
+    from monitor import digest as dg
+    from monitor.detect import decide, post_write
+    from monitor.extract import post_identity
+    from monitor.models import PostData, PostWrite, RunWrites, SourceResult
     from monitor.store import Store
 
     n_posts, n_older, per_source = spec["posts"], spec["updated"], 100

@@ -27,7 +27,7 @@ from .models import SourceResult
 from .output import choose_format, emit, human_time, json_time, plural
 from .report import result_word
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _setup_logging(level: str) -> None:

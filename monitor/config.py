@@ -176,7 +176,7 @@ def _http_url(value: Any, key: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(key, f"not an http(s) URL: {value!r}")
-    return value
+    return str(value)
 
 
 def _expect(value: Any, types: type | tuple[type, ...], key: str, what: str) -> Any:
@@ -191,18 +191,18 @@ def _string(value: Any, key: str) -> str:
     _expect(value, str, key, "a string")
     if not value.strip():
         raise ConfigError(key, "must not be empty")
-    return value.strip()
+    return str(value).strip()
 
 
 def _int(value: Any, key: str, lo: int, hi: int) -> int:
     _expect(value, int, key, "a whole number")
     if not lo <= value <= hi:
         raise ConfigError(key, f"must be between {lo} and {hi}, got {value}")
-    return value
+    return int(value)
 
 
 def _bool(value: Any, key: str) -> bool:
-    return _expect(value, bool, key, "true or false")
+    return bool(_expect(value, bool, key, "true or false"))
 
 
 def _mapping(value: Any, key: str, allowed: set[str]) -> dict[str, Any]:
@@ -213,7 +213,7 @@ def _mapping(value: Any, key: str, allowed: set[str]) -> dict[str, Any]:
         if k not in allowed:
             path = f"{key}.{k}" if key else str(k)
             raise ConfigError(path, f"unknown key (allowed: {', '.join(sorted(allowed))})")
-    return value
+    return dict(value)
 
 
 def _publish_at(value: Any, key: str) -> str:
@@ -441,10 +441,11 @@ def parse_config(data: Any, *, base_dir: Path | None = None, path: Path | None =
     _expect(raw_sources, list, "sources", "a list")
     sources = tuple(_source(s, i) for i, s in enumerate(raw_sources))
     seen: dict[str, int] = {}
-    for i, s in enumerate(sources):
-        if s.name in seen:
-            raise ConfigError(f"sources[{i}].name", f"duplicate source name {s.name!r} (also sources[{seen[s.name]}])")
-        seen[s.name] = i
+    for i, src in enumerate(sources):
+        if src.name in seen:
+            raise ConfigError(f"sources[{i}].name",
+                              f"duplicate source name {src.name!r} (also sources[{seen[src.name]}])")
+        seen[src.name] = i
 
     def _path(key: str, default: str) -> Path:
         p = Path(_string(data.get(key, default), key))

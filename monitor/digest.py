@@ -51,6 +51,7 @@ __all__ = [
     "DIGEST_TITLE_RE",
     "EXCERPT_WORDS",
     "MONTHS",
+    "Calendar",
     "Clean",
     "DigestView",
     "GroupView",
@@ -86,7 +87,6 @@ __all__ = [
     "week_ending_of",
     "week_window",
     "weeks_between",
-    "Calendar",
 ]
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -669,7 +669,7 @@ def present(digest: Digest, *, tz: dt.tzinfo, group_by: str = "none") -> DigestV
     groups: list[GroupView] = []
     if grouped:
         order: dict[str, list[ItemView]] = {}
-        for it, view in zip(digest.items, items):
+        for it, view in zip(digest.items, items, strict=True):
             order.setdefault(_group_label(it.post, group_by, tz), []).append(view)
         groups = [GroupView(Clean(label), tuple(v)) for label, v in order.items()]
     elif items:

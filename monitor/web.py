@@ -45,7 +45,7 @@ __all__ = ["SiteServer", "content_type", "health_report", "is_loopback", "resolv
 
 log = logging.getLogger("monitor.web")
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 #: By file name first (the two feeds share a suffix), then by suffix.
 _BY_NAME = {"feed.xml": "application/rss+xml", "atom.xml": "application/atom+xml"}
@@ -172,7 +172,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed
 
-    def log_message(self, format: str, *args: Any) -> None:
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 -- the base class names it
         log.debug("%s %s", self.address_string(), format % args)
 
     # -- routing --------------------------------------------------------------------------

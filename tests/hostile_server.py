@@ -40,9 +40,8 @@ from functools import cache
 from pathlib import Path
 from typing import Self
 
-from fetch_servers import RawServer, Request
-
 import yaml
+from fetch_servers import RawServer, Request
 
 __all__ = [
     "CASES",

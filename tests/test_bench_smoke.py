@@ -141,9 +141,10 @@ def _ingest(site, db: Path, workers: int | str, edit_seed: int | None = None) ->
 
 
 def test_parse_workers_store_exactly_what_inline_parsing_stores(tmp_path):
-    from monitor.pipeline import POOL_MIN_SOURCES
     from sample_site.server import serve
     from sample_site.site import generate_site
+
+    from monitor.pipeline import POOL_MIN_SOURCES
 
     stored = {}
     for workers in (0, 2, "shared"):
@@ -156,9 +157,10 @@ def test_parse_workers_store_exactly_what_inline_parsing_stores(tmp_path):
 def test_no_python_for_workers_means_parsing_in_this_process(tmp_path, monkeypatch):
     import sys as _sys
 
-    from monitor.pipeline import POOL_MIN_SOURCES
     from sample_site.server import serve
     from sample_site.site import generate_site
+
+    from monitor.pipeline import POOL_MIN_SOURCES
 
     site = generate_site(POOL_MIN_SOURCES, per_page=10)
     with serve(site):

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-
-from monitor.cli import cli
 from sample_site.server import serve
 from sample_site.site import SampleSite
+
+from monitor.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 

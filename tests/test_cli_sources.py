@@ -17,11 +17,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
+from sample_site.server import serve
+from sample_site.site import SampleSite
 
 from monitor.cli import cli
 from monitor.config import load_config
-from sample_site.server import serve
-from sample_site.site import SampleSite
 from monitor.sourcelist import starter_text
 
 

@@ -241,7 +241,7 @@ _TRICKY = ["İ", "ı", "ſ", "\u212a", "ß", "ﬁ", "Ǆ", "Σ", "e\u0301", "\u03
 
 def _mixed_case(phrase: str) -> st.SearchStrategy[str]:
     flips = st.lists(st.booleans(), min_size=len(phrase), max_size=len(phrase))
-    return flips.map(lambda up: "".join(c.upper() if u else c for c, u in zip(phrase, up)))
+    return flips.map(lambda up: "".join(c.upper() if u else c for c, u in zip(phrase, up, strict=False)))
 
 
 @st.composite

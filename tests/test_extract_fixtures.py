@@ -53,7 +53,7 @@ def test_fixture(path: Path):
     assert page.warnings == ()
     assert [p.title for p in page.posts] == [e["title"] for e in exp["posts"]]
 
-    for post, e in zip(page.posts, exp["posts"]):
+    for post, e in zip(page.posts, exp["posts"], strict=True):
         where = f"{path.name}: {e['title'][:40]}"
         assert post.url == e["url"], where
         assert post.origin == ("feed" if page.kind == "feed" else "page"), where

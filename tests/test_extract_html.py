@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sample_site.site import SampleSite
 from selectolax.lexbor import LexborHTMLParser
 
 from monitor.config import Selectors
@@ -17,7 +18,6 @@ from monitor.extract import extract, sniff_kind
 from monitor.extract import html as H
 from monitor.extract.html import parse_date_text
 from monitor.extract.sourceline import collapse
-from sample_site.site import SampleSite
 
 TZ = ZoneInfo("Europe/London")
 URL = "https://e.com/author/anne/"

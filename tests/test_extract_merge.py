@@ -119,7 +119,7 @@ def test_merge_real_block_page_with_its_atom_feed():
                    url="https://iran-interlink.org/wordpress/author/ali-alavi/feed/atom/", tz=TZ)
     out = merge(page.posts, feed.posts)
     assert len(out) == 6 and {p.origin for p in out} == {"both"}
-    for m, p, f in zip(out, page.posts, feed.posts):
+    for m, p, f in zip(out, page.posts, feed.posts, strict=True):
         assert (m.title, m.excerpt, m.url, m.author) == (p.title, p.excerpt, p.url, p.author)
         assert m.content == f.content != ""
         assert m.guid == f.guid is not None

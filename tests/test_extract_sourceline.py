@@ -228,7 +228,7 @@ def _oracle_strip_repeated_title(excerpt: str, title: str, *, trailing_link: str
         start = toks[k][1]
         boundary = bool(sl._BOUNDARY.search(excerpt[toks[k - 1][2]: start])) if k else offset == 0
         for v in variants:
-            exact = len(tail) == len(v.words) >= 3 and all(sl._alike(a, b) for a, b in zip(tail, v.words))
+            exact = len(tail) == len(v.words) >= 3 and all(sl._alike(a, b) for a, b in zip(tail, v.words, strict=True))
             if (boundary or exact) and sl._tail_is_title(tail, v, strict=True):
                 return tidy(excerpt[:start])
     return excerpt

@@ -106,7 +106,7 @@ def test_cli_exits_2_naming_the_key_for_every_broken_config(tmp_path):
     expected.append(("config error: ", "config file not found"))
     runs = run_many([[commands[i % len(commands)], "--config", str(c)] for i, c in enumerate(configs)],
                     cwd=tmp_path, timeout=120)
-    for run, (prefix, words), config in zip(runs, expected, configs):
+    for run, (prefix, words), config in zip(runs, expected, configs, strict=True):
         assert run.returncode == 2, (run.args, run.stdout, run.stderr)
         run.assert_no_traceback()
         assert run.stderr.startswith(prefix) and words in run.stderr, (run.args, run.stderr)

@@ -9,7 +9,6 @@ database that passes ``PRAGMA integrity_check``.
 
 from __future__ import annotations
 
-
 import pytest
 from hostile_server import (
     CASES,
@@ -18,10 +17,10 @@ from hostile_server import (
     check_database,
     db_rows,
 )
-
-from monitor.demo.seeds import load_seed_authors
 from sample_site.server import serve
 from sample_site.site import SampleSite
+
+from monitor.demo.seeds import load_seed_authors
 
 SEEDS = {a.slug: a for a in load_seed_authors()}
 HANG_BOUND = 60  # seconds: the slowest hostile case is bounded by fetch.deadline (4 s), not by the server

@@ -36,11 +36,11 @@ from hostile_server import (
     write_config,
 )
 from lxml import etree
+from sample_site import generate_site, serve
 from selectolax.lexbor import LexborHTMLParser
 
 from monitor.config import load_config
 from monitor.pipeline import run_once
-from sample_site import generate_site, serve
 from monitor.store import Store
 
 KILLS = 15

@@ -28,8 +28,7 @@ from monitor.config import parse_config
 from monitor.detect import decide, normalize_text
 from monitor.extract import clean_post, extract, post_identity
 from monitor.models import PostData, StoredPost
-from monitor.pipeline import run_once
-from monitor.pipeline import publish_digests
+from monitor.pipeline import publish_digests, run_once
 from monitor.store import Store
 
 TZ = ZoneInfo("Europe/London")

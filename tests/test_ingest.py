@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from monitor.config import load_config
-from monitor.pipeline import run_once
-from monitor.demo.seeds import load_seed_authors
 from sample_site.server import serve
 from sample_site.site import SampleSite
+
+from monitor.config import load_config
+from monitor.demo.seeds import load_seed_authors
+from monitor.pipeline import run_once
 from monitor.store import Store
 
 SEEDS = {a.slug: a for a in load_seed_authors()}
@@ -124,7 +124,7 @@ def test_an_edit_is_exactly_one_change_with_its_diff(site, tmp_path):
     new_line = rewritten.body_line.replace("In its 57-year existence", "In its whole 57-year existence")
     assert new_line != rewritten.body_line
     site.edit_post(rewritten.post_id, body_line=new_line)
-    config, results, posts = ingest(path, ["Ali (block)"])
+    config, results, _posts = ingest(path, ["Ali (block)"])
     assert (results["Ali (block)"].changed, results["Ali (block)"].new) == (2, 0)
     with Store.open(config.database) as store:
         changed = {p.title: store.versions(p.id) for p in store.posts(changed=True)}
@@ -295,7 +295,7 @@ def test_edits_on_older_pages_are_found_by_the_daily_full_sweep(site, tmp_path):
            "url": site.author_url("iran-interlink", "classic", base_url=base)}
     path = write_config(tmp_path, [src])
     config = load_config(path)
-    t0 = dt.datetime(2026, 1, 5, 9, tzinfo=dt.timezone.utc)
+    t0 = dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC)
     old = SEEDS["iran-interlink"].posts[7]  # on page 2 (5 posts per page)
     with Store.open(config.database) as store:
         assert run_once(config, store, clock=lambda: t0)[0].new == 10
@@ -412,3 +412,30 @@ def test_a_real_mass_deletion_is_accepted_after_three_runs(tmp_path):
     assert third.status == "ok" and any("accepted as its new count" in w for w in third.warnings), third
     assert fourth.status == "not_modified" and fourth.error is None and fourth.warnings == ()
     assert len(posts) == 8, "nothing is ever deleted"
+
+
+def _archive_page(n: int, next_href: str | None) -> str:
+    posts = "".join(
+        f'<article class="post hentry"><h2 class="entry-title"><a href="/2020/10/{n}{i}/post-{n}-{i}/">'
+        f'Post {n}.{i} about a loop</a></h2><time class="entry-date published" datetime="2020-10-2{i}T09:00:00+00:00">'
+        f'October 2{i}, 2020</time><div class="entry-summary"><p>Iran Interlink, October 2{i} 2020:… Text of post '
+        f'{n}.{i}, long enough to be an excerpt.</p></div></article>' for i in range(5))
+    nav = f'<nav class="navigation"><a class="next page-numbers" href="{next_href}">Older posts</a></nav>' if next_href else ""
+    return (f'<!doctype html><html><head><title>Author: X</title></head><body class="archive author">'
+            f'<main>{posts}{nav}</main></body></html>')
+
+
+def test_an_older_posts_link_back_to_a_page_already_read_is_not_followed(tmp_path, httpserver) -> None:
+    """Page 2's "Older posts" points back at page 1 under another spelling (a tracking parameter,
+    no trailing slash): page 1 is not read again, and the run ends cleanly."""
+    httpserver.expect_request("/author/x/").respond_with_data(_archive_page(1, "/author/x/page/2/"),
+                                                              content_type="text/html")
+    httpserver.expect_request("/author/x/page/2/").respond_with_data(
+        _archive_page(2, httpserver.url_for("/author/x?utm_source=loop")), content_type="text/html")
+    config = load_config(write_config(tmp_path, [{"name": "X", "type": "html", "url": httpserver.url_for("/author/x/"),
+                                                  "max_pages": 5}]))
+    with Store.open(config.database) as store:
+        (result,) = run_once(config, store)
+    assert result.status == "ok" and result.pages == 2 and result.new == 10, result
+    paths = [req.path for req, _resp in httpserver.log]
+    assert paths.count("/author/x/") == 1 and paths.count("/author/x") == 0, paths

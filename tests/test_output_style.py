@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-
-from monitor.cli import cli
 from sample_site.server import serve
 from sample_site.site import SampleSite
+
+from monitor.cli import cli
 
 
 def invoke(*args: str, cwd: Path, env: dict[str, str] | None = None):

@@ -16,8 +16,6 @@ from pathlib import Path
 import feedparser
 import httpx
 import pytest
-from selectolax.lexbor import LexborHTMLParser
-
 from sample_site import (
     MOUNTS,
     THEMES,
@@ -28,6 +26,7 @@ from sample_site import (
     serve,
     slugify,
 )
+from selectolax.lexbor import LexborHTMLParser
 
 SEED_COUNTS = {"massoud-khodabandeh": 8, "iran-interlink": 10, "ali-alavi": 6}
 

@@ -726,7 +726,7 @@ def test_sigint_stops_too(tmp_path, sample, procs):
 
 
 def test_an_idle_tick_brings_the_search_index_up_to_date(world):
-    config, store, clock, app = world
+    config, store, clock, _app = world
     service = service_for(world, FakePublisher(config, store))
     assert store.posts_to_index(10)  # the seeded posts: written, not yet indexed
 

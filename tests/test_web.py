@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from monitor.config import parse_config
-from monitor.web import SiteServer, content_type, health_report, is_loopback, resolve_path
 from monitor.store import Store
+from monitor.web import SiteServer, content_type, health_report, is_loopback, resolve_path
 
 UTC = dt.UTC
 RSS = (b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -222,8 +222,7 @@ def test_port_in_use_raises(site):
 
 
 def test_health_report_marks_failing_source(tmp_path):
-    from monitor.models import SourceResult
-    from monitor.models import RunWrites
+    from monitor.models import RunWrites, SourceResult
 
     config = parse_config({
         "site": {"title": "T"},

@@ -50,7 +50,7 @@ from ..models import (
 )
 from ..schedule import Clock, is_due, utcnow
 from ..storage import Storage
-from ..urls import same_host
+from ..urls import normalize_url, same_host
 
 if TYPE_CHECKING:  # imported where used: `monitor status` and `--help` load no aiohttp, feedparser, selectolax
     from ..fetch import Fetcher
@@ -269,8 +269,9 @@ class Ingest:
         visited: set[str] = set()
         page_posts: list[PostData] = []
         first: Page | None = None
-        while url and run.pages < src.max_pages and url not in visited:
-            visited.add(url)
+        # a page already read, under any spelling of its URL (a loop back), is never read again
+        while url and run.pages < src.max_pages and normalize_url(url) not in visited:
+            visited.add(normalize_url(url))
             resp = await self._get(run, fetcher, url)
             if resp is None:
                 break  # unchanged: older pages did not change either

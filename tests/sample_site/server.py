@@ -77,7 +77,7 @@ class _Handler(BaseHTTPRequestHandler):
     wbufsize = 1 << 16  # headers and body leave in one write
     server: _Server
 
-    def log_message(self, format: str, *args: object) -> None:
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 -- the base class names it
         pass
 
     def do_GET(self) -> None:

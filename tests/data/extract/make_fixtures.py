@@ -17,7 +17,7 @@ SEEDS = str(Path(__file__).resolve().parents[3] / "monitor" / "demo" / "seeds") 
 
 def load(name):
     text = Path(SEEDS + name).read_text(encoding="utf-8")
-    blocks = [b for b in re.split(r"\n\s*\n", text)]
+    blocks = list(re.split(r"\n\s*\n", text))
     posts = []
     for i, b in enumerate(blocks):
         b = b.strip()
@@ -222,7 +222,7 @@ def posts(seed):
     }[seed]
     ps = load(name)
     assert len(ps) == len(EXPECT[seed]), (seed, len(ps))
-    for p, e in zip(ps, EXPECT[seed]):
+    for p, e in zip(ps, EXPECT[seed], strict=True):
         p["author"], p["outlet"], p["original_date"], p["excerpt_start"], p["excerpt_end"] = e
     return ps
 
@@ -733,7 +733,7 @@ ps = posts("001")[:6]
 page_url = "http://members.example.net/~ii/news.html"
 items = []
 exp = []
-for i, p in enumerate(ps):
+for p in ps:
     url = f"http://members.example.net/~ii/news/{slug(p['title'])}.html"
     y, m, d = p["posted"].split("/")
     prefix, tail = split_tail(p["body"], p["title"])
