@@ -317,7 +317,7 @@ class Ingest:
                 # the page is the source of truth; a broken feed only loses content
                 run.warnings.append(f"author feed {run.feed_url} skipped: {e.reason}")
                 run.http_cache.pop(run.feed_url, None)
-        posts = page_posts
+        posts: Sequence[PostData] = page_posts
         if feed_posts:
             from ..extract import merge
 
