@@ -965,6 +965,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(DEFAULT_OUT), help="where latest.json and the dated copy go")
     ap.add_argument("--profile", action="store_true", help="pyinstrument profiles of run 1 into <out>/profiles/")
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    ap.add_argument("--no-whole-process", action="store_true",
+                    help="skip the whole-process rows (bench/whole_process.py: --help, status, warm fetch)")
     args = ap.parse_args(argv)
     if args.runs is None:
         args.runs = 1 if args.quick else 3
@@ -973,6 +975,15 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="monitor-bench-"))
     try:
         summary = Bench(args, work).run()
+        if not args.no_whole_process:
+            import whole_process  # bench/whole_process.py
+
+            feeds = min(300, args.n)
+            log(f"whole process: monitor --help, status at {args.n:,} sources, warm fetch of {feeds} feeds vs reader")
+            (work / "whole").mkdir()
+            summary["whole_process"] = whole_process.measure(
+                runs=3 if args.quick else 7, status_sources=args.n, feeds=feeds, work=work / "whole", log=log,
+                reader_workers=QUICK_READER_WORKERS if args.quick else READER_WORKERS)
     finally:
         if args.keep:
             log(f"scratch kept in {work}")
@@ -984,6 +995,10 @@ def main(argv: list[str] | None = None) -> int:
     (out / "latest.json").write_text(text)
     (out / f"{summary['date'][:10]}.json").write_text(text)
     print(table(summary))
+    if "whole_process" in summary:
+        import whole_process
+
+        print("\n" + whole_process.table(summary["whole_process"]))
     print(f"\nwrote {out / 'latest.json'}")
     return 0
 

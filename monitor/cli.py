@@ -6,7 +6,6 @@ Exit codes: 0 all good; 1 a source (or a build) failed, the rest still stored;
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import logging
@@ -400,6 +399,8 @@ def deliver(config: Config, week_ending: str | None, resend: bool, dry_run: bool
     does after publishing). Prints each message sent or failed. Exit 0 when all went out, 1 when
     any failed (temporary failures are retried by the next run).
     """
+    import asyncio
+
     week = None
     if week_ending:
         try:

@@ -8,7 +8,6 @@ so ``add`` shows what ``fetch`` will find. :mod:`monitor.cli` registers them.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Callable
@@ -134,6 +133,8 @@ def print_check(report: CheckReport, config: Config) -> None:
 
 
 def run_check(config: Config, url: str, kind: str, robots: bool = True) -> CheckReport:
+    import asyncio  # here: `monitor status` and `--help` load no event loop machinery
+
     from .pipeline import check_url
 
     return asyncio.run(check_url(config, url, kind, robots=robots))

@@ -15,10 +15,9 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-
 from .digest import Calendar
 from .errors import ConfigError
+from .yamlfile import load_yaml
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
@@ -62,6 +61,7 @@ class FetchConfig:
     concurrency: int = 16  # sources fetched at once
     user_agent: str = ""  # "" = the default honest one
     backoff_max: float = 86400.0  # longest wait after repeated failures
+    log_retention: float = 30 * 86400.0  # fetch_log rows older than this are deleted by each run
 
 
 @dataclass(frozen=True)
@@ -411,7 +411,8 @@ def parse_config(data: Any, *, base_dir: Path | None = None, path: Path | None =
     )
 
     f = _mapping(data.get("fetch"), "fetch", {"timeout", "deadline", "max_bytes", "max_redirects",
-                                              "per_host", "concurrency", "user_agent", "backoff_max"})
+                                              "per_host", "concurrency", "user_agent", "backoff_max",
+                                              "log_retention"})
     fetch = FetchConfig(
         timeout=parse_duration(f.get("timeout", 20), "fetch.timeout"),
         deadline=parse_duration(f.get("deadline", 60), "fetch.deadline"),
@@ -421,6 +422,7 @@ def parse_config(data: Any, *, base_dir: Path | None = None, path: Path | None =
         concurrency=_int(f.get("concurrency", 16), "fetch.concurrency", 1, 1024),
         user_agent=_string(f["user_agent"], "fetch.user_agent") if "user_agent" in f else "",
         backoff_max=parse_duration(f.get("backoff_max", "1d"), "fetch.backoff_max"),
+        log_retention=parse_duration(f.get("log_retention", "30d"), "fetch.log_retention"),
     )
 
     serve = None
@@ -473,10 +475,7 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError("", f"config file not found: {path}") from e
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError("", f"cannot read config file {path}: {e}") from e
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise ConfigError("", f"{path} is not valid YAML: {e}") from e
+    data = load_yaml(text, path)  # libyaml when present; duplicate keys are errors
     if data is None:
         raise ConfigError("", f"{path} is empty")
     return parse_config(data, base_dir=path.resolve().parent, path=path)

@@ -329,10 +329,13 @@ def run_writes(result: SourceResult, state: SourceState | None, *, started: dt.d
                finished: dt.datetime, posts: Sequence[PostWrite],
                http_cache: dict[str, tuple[str | None, str | None, str | None]], every: float,
                backoff_max: float, retry_after: float | None, full: bool, post_count: int | None,
-               feed_url: str | None, shrunk: tuple[int, int] | None) -> RunWrites:
+               feed_url: str | None, shrunk: tuple[int, int] | None,
+               log_retention: float | None = None) -> RunWrites:
     """Everything a source run writes, every value final: a failed run writes no posts and no
     validators (nothing half-read is stored) and backs off; a run that read every page without
     error is the new full sweep; what a run did not see (post count, feed) keeps its stored value.
+    ``log_retention`` (seconds): the run log keeps that much history; older rows of the source
+    are deleted in the run's transaction, so the log stays bounded without a separate job.
     """
     ok = result.status != "error"
     failures = 0 if ok else (state.failures if state else 0) + 1
@@ -354,4 +357,5 @@ def run_writes(result: SourceResult, state: SourceState | None, *, started: dt.d
         feed_url=feed_url if feed_url is not None else (state.feed_url if state else None),
         last_full_at=finished if ok and full else (state.last_full_at if state else None),
         shrunk=shrunk,
+        prune_log_before=finished - dt.timedelta(seconds=log_retention) if log_retention else None,
     )

@@ -260,6 +260,7 @@ class RunWrites:
     feed_url: str | None = None  # discovered author feed
     last_full_at: dt.datetime | None = None  # the last run that read every page
     shrunk: tuple[int, int] = (0, 0)  # (shrunk_count, shrunk_runs) to remember; (0, 0) forgets
+    prune_log_before: dt.datetime | None = None  # this source's fetch_log rows started before: deleted
 
 
 @dataclass(frozen=True)

@@ -467,7 +467,10 @@ def write_files(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise PublishError(f"cannot create the output directory {out_dir}: {e}") from e
+        from .paths import path_problem
+
+        raise PublishError(path_problem(out_dir, folder=True, what="cannot create the output directory")
+                           or f"cannot create the output directory {out_dir}: {e}") from e
     return _commit(out_dir, files)
 
 

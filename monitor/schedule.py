@@ -10,7 +10,14 @@ import datetime as dt
 import random
 from collections.abc import Callable
 
-__all__ = ["backoff_delay", "is_due", "next_due"]
+__all__ = ["Clock", "backoff_delay", "is_due", "next_due", "utcnow"]
+
+Clock = Callable[[], dt.datetime]
+
+
+def utcnow() -> dt.datetime:
+    """The real clock (every clock is injectable: tests and the benchmarks pass their own)."""
+    return dt.datetime.now(dt.UTC)
 
 
 def backoff_delay(every: float, failures: int, backoff_max: float) -> float:

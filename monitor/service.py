@@ -72,6 +72,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from .banner import RunTotals, once_summary, start_banner
 from .config import Config
 from .errors import AlreadyRunning, MonitorError
 from .lock import DatabaseLock
@@ -199,6 +200,7 @@ class Service:
         self.checked: set[dt.date] = set()
         self.failed_sources = 0
         self.failed_publishes = 0
+        self.totals = RunTotals()  # for run --once's summary line
         self.last_publish_error: str | None = None
         self.scheduler: AsyncIOScheduler | None = None
         #: each source's next due time (never run: the earliest time), and a heap of the same
@@ -305,6 +307,7 @@ class Service:
 
     def _on_result(self, r: SourceResult) -> None:
         self._inflight.pop(r.source, None)
+        self.totals.add(r)
         if self._due is not None and r.source in self._due:
             self._set_due(r.source, r.next_due_at or self.clock())
         if r.status != "error":
@@ -335,8 +338,8 @@ class Service:
         stale = [s.name for s in config.sources
                  if (st := states.get(s.name)) is None or st.last_run_at is None or st.last_run_at < since]
         if stale and not self.stopping:
-            log.info("final fetch of %d source(s) before publishing the week ending %s",
-                     len(stale), newest.isoformat())
+            log.info("final fetch before publishing: %d source(s) not fetched since %s",
+                     len(stale), since.isoformat(timespec="minutes") if since.year > 1 else "they were added")
             running = {self._inflight[n] for n in stale if n in self._inflight}
             batch = self._start(stale, due_only=False)  # those not already running
             await asyncio.gather(batch, *running, return_exceptions=True)
@@ -345,7 +348,7 @@ class Service:
             self._publish_retry_at = None
             self.last_publish_error = None
             return True
-        log.info("publishing the week(s) ending %s", ", ".join(w.isoformat() for w in todo))
+        log.debug("due week(s) not yet published: %s", ", ".join(w.isoformat() for w in todo))
         loop = asyncio.get_running_loop()
         fut = loop.run_in_executor(self._executor, self._publish_weeks, todo, self.clock())
         try:
@@ -403,6 +406,7 @@ class Service:
                 if not self.config.digest.empty_weeks and not publisher.week_has_content(week):
                     self.checked.add(week)
                     continue
+                log.info("publishing the week ending %s", week.isoformat())  # only a week with content
                 report = publisher.publish(week_ending=week, now=now)
             except MonitorError as e:
                 log.error("could not publish the week ending %s: %s", week.isoformat(), e.reason)
@@ -415,6 +419,7 @@ class Service:
                 return False
             built = list(getattr(report, "weeks_built", None) or [])
             if week in built:
+                self.totals.weeks_published.append(week)
                 files = len(getattr(report, "files_written", None) or [])
                 log.info("published the digest of the week ending %s (%d file(s) written)",
                          week.isoformat(), files)
@@ -604,6 +609,12 @@ def _error(message: str) -> None:
     print(f"error: {message}", file=sys.stderr, flush=True)  # noqa: T201 -- before logging is set up
 
 
+def _say(text: str) -> None:
+    """The start banner and --once's summary: shown at the default log level, not with --log-level error."""
+    if logging.getLogger().getEffectiveLevel() <= logging.WARNING:
+        print(text, file=sys.stderr, flush=True)  # noqa: T201 -- for the user, not a log record
+
+
 def run_service(config: Config, *, once: bool = False, clock: Clock | None = None) -> int:
     """``monitor run [--once]``: the exit code (0 ok, 1 failure or another instance running)."""
     _quiet_libraries()
@@ -698,7 +709,11 @@ async def _main(config: Config, *, once: bool, clock: Clock) -> int:
         service = Service(config, app, clock=clock)
         if once:
             try:
-                return await service.run_once()
+                code = await service.run_once()
+                _say(once_summary(service.totals, publish_ok=not service.failed_publishes
+                                  and service.last_publish_error is None,
+                                  sources_configured=len(config.sources)))
+                return code
             except asyncio.CancelledError:
                 log.info("stopped before finishing; the next run picks up what is left")
                 return 0
@@ -708,9 +723,13 @@ async def _main(config: Config, *, once: bool, clock: Clock) -> int:
             try:
                 server.start()
             except OSError as e:
-                _error(f"cannot serve on {config.serve.host}:{config.serve.port}: {e.strerror or e}")
+                from .paths import path_problem
+
+                _error(path_problem(config.output_dir, folder=True, what="cannot serve output_dir")
+                       or f"cannot serve on {config.serve.host}:{config.serve.port}: {e.strerror or e}")
                 server = None
                 return 1
+        _say(start_banner(config, now=clock(), served_at=server.url if server is not None else None))
         code = await service.serve_forever(stop)
         log.info("stopped")
         return code

@@ -1,7 +1,9 @@
-"""SQLite storage (sqlite-utils): the schema, its migrations, and every query.
+"""SQLite storage (sqlite-utils semantics, :mod:`monitor.sqlite_db`): the schema, its migrations, and every query.
 
-Nothing is ever deleted: a post that disappears from a page stays, and every
-observed version of a post is kept with when it was seen and what changed.
+No post is ever deleted: a post that disappears from a page stays, and every
+observed version of a post is kept with when it was seen and what changed. Only
+the run log is bounded: a run deletes its source's rows older than the cutoff the
+pipeline passes (``RunWrites.prune_log_before``, from ``fetch.log_retention``).
 
 Tables::
 
@@ -9,7 +11,7 @@ Tables::
     http_cache  ETag / Last-Modified / body hash per fetched URL
     posts       one row per (source, post identity): the latest version
     versions    every observed version of a post (1 = first seen) + its diff
-    fetch_log   one row per source run: status, HTTP code, timings, counts, error
+    fetch_log   one row per source run: status, HTTP code, timings, counts, error (bounded)
     digests     one row per built week: title, lead, posts, content hash
     deliveries  the delivery ledger: one row per (week, channel, recipient) and its state
     delivery_starts  per (channel, recipient): the first week it is due (a new recipient
@@ -29,10 +31,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
-
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import StorageError
 from .models import (
@@ -46,6 +45,10 @@ from .models import (
     StoredPost,
     Version,
 )
+from .sqlite_db import Database, Migrations  # sqlite-utils' semantics; sqlite-utils only to migrate
+
+if TYPE_CHECKING:  # what a migration is handed: sqlite-utils' own Database (monitor.sqlite_db.Migrations)
+    from sqlite_utils import Database as MigrationDb
 
 UTC = dt.UTC
 
@@ -53,7 +56,7 @@ migrations = Migrations("digest-monitor")
 
 
 @migrations(name="0001_initial")
-def _m0001(db: Database) -> None:
+def _m0001(db: MigrationDb) -> None:
     db.executescript(
         """
         CREATE TABLE sources (
@@ -154,13 +157,13 @@ def _m0001(db: Database) -> None:
 
 
 @migrations(name="0002_full_sweep")
-def _m0002(db: Database) -> None:
+def _m0002(db: MigrationDb) -> None:
     # when each source last read every page up to max_pages (edits on older pages)
     db.execute("ALTER TABLE sources ADD COLUMN last_full_at TEXT")
 
 
 @migrations(name="0003_http_cache_per_source")
-def _m0003(db: Database) -> None:
+def _m0003(db: MigrationDb) -> None:
     # validators belong to a source's run: two sources with the same URL must not answer each
     # other's conditional GETs (one would see 304 for what only the other has read)
     db.executescript(
@@ -184,14 +187,14 @@ def _m0003(db: Database) -> None:
 
 
 @migrations(name="0004_shrunk_count")
-def _m0004(db: Database) -> None:
+def _m0004(db: MigrationDb) -> None:
     # a first page with far fewer posts than before, and how many runs in a row have seen it
     db.execute("ALTER TABLE sources ADD COLUMN shrunk_count INTEGER")
     db.execute("ALTER TABLE sources ADD COLUMN shrunk_runs INTEGER NOT NULL DEFAULT 0")
 
 
 @migrations(name="0005_publishing_state")
-def _m0005(db: Database) -> None:
+def _m0005(db: MigrationDb) -> None:
     # the service's last publish pass: a failing publish shows in `monitor status` and /healthz
     # (from any process) until a pass succeeds
     db.execute("CREATE TABLE publishing (id INTEGER PRIMARY KEY CHECK (id = 1), attempted_at TEXT, "
@@ -199,7 +202,7 @@ def _m0005(db: Database) -> None:
 
 
 @migrations(name="0006_deliveries")
-def _m0006(db: Database) -> None:
+def _m0006(db: MigrationDb) -> None:
     # the delivery ledger (monitor/deliver/): a row is written "queued" before a message is sent
     # and "sent" after, so a crash never loses track of who has the week
     db.executescript(
@@ -232,7 +235,7 @@ def _m0006(db: Database) -> None:
 
 
 @migrations(name="0007_search")
-def _m0007(db: Database) -> None:
+def _m0007(db: MigrationDb) -> None:
     # full-text search (monitor search), SQLite FTS5, kept OFF the ingest path as reader does: a
     # post is written with indexed = 0 (new, or a new version) and the index catches up in batches
     # (Monitor.update_search: before a search, and by the service when idle), so indexing never
@@ -244,10 +247,17 @@ def _m0007(db: Database) -> None:
 
 
 @migrations(name="0008_chosen_lead")
-def _m0008(db: Database) -> None:
+def _m0008(db: MigrationDb) -> None:
     # the lead picked by hand (monitor digest --lead) for a week: later builds (digest --all, the
     # service's weekly publish) keep it instead of reverting to the automatic choice
     db.execute("ALTER TABLE digests ADD COLUMN chosen_lead TEXT")
+
+
+@migrations(name="0009_fetch_log_by_time")
+def _m0009(db: MigrationDb) -> None:
+    # each run deletes its source's rows older than the retention: a range of this index, so the
+    # delete costs what it removes, not the source's whole history
+    db.execute("CREATE INDEX IF NOT EXISTS fetch_log_source_started ON fetch_log (source, started_at)")
 
 
 def iso(value: dt.datetime | None) -> str | None:
@@ -327,6 +337,12 @@ def _source_state(row: dict[str, Any]) -> SourceState:
 
 def _wrap(e: sqlite3.Error, what: str, path: Path | str) -> StorageError:
     msg = str(e)
+    if "unable to open" in msg or "disk I/O" in msg:  # a folder, a missing parent, no permission, ...
+        from .paths import path_problem
+
+        problem = path_problem(path, folder=False, what="cannot open the database")
+        if problem:
+            return StorageError(problem)
     if "locked" in msg or "busy" in msg:
         return StorageError(f"database {path} is locked by another process (gave up waiting while {what})")
     if "disk is full" in msg or "disk I/O" in msg:
@@ -335,7 +351,9 @@ def _wrap(e: sqlite3.Error, what: str, path: Path | str) -> StorageError:
         return StorageError(f"cannot write the database {path}: it is read-only")
     if "malformed" in msg or "not a database" in msg:
         return StorageError(f"database {path} is corrupt or not a database: {msg}")
-    return StorageError(f"database error while {what}: {msg}")
+    if "unable to open" in msg:
+        return StorageError(f"cannot open the database {path}: {msg}")
+    return StorageError(f"database {path}: error while {what}: {msg}")
 
 
 T = TypeVar("T")
@@ -366,13 +384,21 @@ class Store:
         except sqlite3.Error as e:
             raise _wrap(e, "opening", path) from e
         except OSError as e:
-            raise StorageError(f"cannot open the database {path}: {e}") from e
+            from .paths import path_problem
+
+            raise StorageError(path_problem(path, folder=False, what="cannot open the database")
+                               or f"cannot open the database {path}: {e}") from e
 
     @classmethod
     def open_readonly(cls, path: Path | str, *, busy_timeout: float = 5.0) -> Store | None:
         """Open an existing database for reading only (no migration, no write, no file created):
         for commands that only look, like ``monitor status``. None when there is no database yet."""
         if str(path) == ":memory:" or not Path(path).exists():
+            from .paths import path_problem
+
+            problem = path_problem(path, folder=False, what="cannot open the database")
+            if problem:  # not "no database yet": one can never be created there
+                raise StorageError(problem)
             return None
         try:
             conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout,
@@ -650,6 +676,9 @@ class Store:
                 [w.source, iso(w.started_at), now, r.duration, r.status, r.http_status, r.pages,
                  r.new, r.changed, r.unchanged, r.error, r.error_type],
             )
+            if w.prune_log_before is not None:  # the pipeline's retention; a range of the index
+                db.execute("DELETE FROM fetch_log WHERE source = ? AND started_at < ?",
+                           [w.source, iso(w.prune_log_before)])
             db.execute(
                 "UPDATE sources SET last_run_at = ?, last_status = ?, last_error = ?, last_error_type = ?, "
                 "last_http_status = ?, last_ok_at = ?, next_due_at = ?, failures = ?, retry_after_until = ?, "

@@ -35,7 +35,6 @@ from zoneinfo import ZoneInfo
 from .config import Selectors
 from .detect import decide
 from .errors import MonitorError, SourceError
-from .extract import extract, post_identity
 from .models import Decision, Page, PostData, StoredPost
 
 __all__ = ["JOBS", "MAX_PARSE_WORKERS", "READY", "ParsePool", "WorkerDied", "decide_all",
@@ -61,6 +60,8 @@ def extract_page(
     """:func:`monitor.extract.extract`; with ``decide_new``, also each post's
     ``(*post_identity(post), decide(None, post))`` (what the pipeline needs for a source with nothing
     stored yet, so no second round trip and no identity work in the caller)."""
+    from .extract import extract, post_identity  # here: a run of 304s (and `status`) never loads the parsers
+
     page = extract(body, url=url, headers=headers, tz=tz, kind=kind, selectors=selectors)  # type: ignore[arg-type]
     if not decide_new:
         return page, None

@@ -62,10 +62,11 @@ class ServiceProcess:
     """``python -m monitor --log-level info run --config PATH [--once]``, stderr to a file."""
 
     def __init__(self, config: Path, *, once: bool = False, env: Mapping[str, str] | None = None,
-                 log_name: str | None = None):
+                 log_name: str | None = None, log_level: str | None = "info"):
         self.config = config
         self.log_path = config.parent / (log_name or f"service-{time.monotonic_ns()}.log")
-        cmd = [sys.executable, "-m", "monitor", "--log-level", "info", "run", "--config", str(config)]
+        level = ["--log-level", log_level] if log_level else []  # None: the default level, as users run it
+        cmd = [sys.executable, "-m", "monitor", *level, "run", "--config", str(config)]
         if once:
             cmd.append("--once")
         full_env = dict(os.environ)

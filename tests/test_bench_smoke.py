@@ -58,6 +58,16 @@ def test_exits_0_and_prints_the_table(bench):
     assert "Traceback" not in proc.stderr
 
 
+def test_whole_process_rows(bench):
+    proc, out = bench
+    wp = json.loads((out / "latest.json").read_text())["whole_process"]
+    for key in ("help", "status", "fetch_warm", "reader_warm"):
+        assert wp[key]["wall_s"] > 0 and wp[key]["cpu_s"] > 0, key
+    assert wp["status_sources"] == 20 and wp["feeds"] == 20
+    assert set(wp["targets"]) == {"help_s", "status_s", "fetch_vs_reader"}
+    assert "| `monitor status`, 20 sources |" in proc.stdout
+
+
 def test_json_has_every_metric(bench):
     _, out = bench
     latest = json.loads((out / "latest.json").read_text())

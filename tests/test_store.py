@@ -131,7 +131,8 @@ def test_migrations_are_idempotent_and_wal(tmp_path):
     assert next(s.db.query("PRAGMA journal_mode"))["journal_mode"] == "wal"
     assert [r["name"] for r in s.db.query("SELECT name FROM _sqlite_migrations")] == [
         "0001_initial", "0002_full_sweep", "0003_http_cache_per_source", "0004_shrunk_count",
-        "0005_publishing_state", "0006_deliveries", "0007_search", "0008_chosen_lead"]
+        "0005_publishing_state", "0006_deliveries", "0007_search", "0008_chosen_lead",
+        "0009_fetch_log_by_time"]
     s.close()
 
 

@@ -22,27 +22,42 @@ clock are injectable.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..checking import CheckReport, Reading, judge
 from ..config import Config
 from ..detect import body_text
 from ..errors import MonitorError, SourceError
-from ..extract import extract, normalize_url
-from ..fetch import Fetcher
 from ..models import PublishingState, Response, SourceResult, SourceState, StoredPost, Version
 from ..report import StatusInputs
+from ..schedule import Clock, utcnow
 from ..storage import Storage
-from ..urls import same_host
-from ..workers import ParsePool
-from .delivering import DeliveryReport, deliver_editions
-from .ingest import POOL_MIN_SOURCES, Clock, Ingest, user_agent, utcnow, wants_pool
+from ..urls import normalize_url, same_host
 from .publishing import BuildReport, publish_digests, week_has_content
+
+if TYPE_CHECKING:  # imported where used: `monitor status` and `--help` load no aiohttp, feedparser, selectolax
+    from ..fetch import Fetcher
+    from ..workers import ParsePool
+    from .delivering import DeliveryReport
+    from .ingest import Ingest
+
+#: re-exported, imported on first use (PEP 562): `monitor status` loads neither the ingest nor the
+#: delivery machinery (nor asyncio with them)
+_LAZY = {"POOL_MIN_SOURCES": "ingest", "Ingest": "ingest", "user_agent": "ingest", "wants_pool": "ingest",
+         "DeliveryReport": "delivering", "deliver_editions": "delivering"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["POOL_MIN_SOURCES", "BuildReport", "DeliveryReport", "Ingest", "Monitor", "check_url", "publish_digests", "run_once",
            "same_host", "user_agent", "wants_pool"]
@@ -60,7 +75,17 @@ class Monitor:
         self.config = config
         self.store = store
         self.clock = clock
-        self.ingest = Ingest(config, store, fetcher=fetcher, clock=clock, pool=pool, parse_workers=parse_workers)
+        self._ingest_args = {"fetcher": fetcher, "pool": pool, "parse_workers": parse_workers}
+        self._ingest: Ingest | None = None
+
+    @property
+    def ingest(self) -> Ingest:
+        """The ingest half, made on first use (reads like `monitor status` never load it)."""
+        if self._ingest is None:
+            from .ingest import Ingest
+
+            self._ingest = Ingest(self.config, self.store, clock=self.clock, **self._ingest_args)  # type: ignore[arg-type]
+        return self._ingest
 
     @classmethod
     def open(cls, config: Config, *, register: bool = True, busy_timeout: float = 30.0,
@@ -111,6 +136,8 @@ class Monitor:
     def fetch_sync(self, names: Sequence[str] | None = None, *, due_only: bool = False,
                    on_result: Callable[[SourceResult], None] | None = None) -> list[SourceResult]:
         """:meth:`fetch` in its own event loop (the CLI, the demo)."""
+        import asyncio
+
         return asyncio.run(self.fetch(names, due_only=due_only, on_result=on_result))
 
     # -- the publish half ---------------------------------------------------------------------
@@ -139,6 +166,8 @@ class Monitor:
                       resend: bool = False, dry_run: Path | None = None,
                       stopping: Callable[[], bool] = lambda: False) -> DeliveryReport:
         """Send each published week due to a recipient (see :mod:`monitor.pipeline.delivering`)."""
+        from .delivering import deliver_editions
+
         return await deliver_editions(self.config, self.store, now=now or self.clock(), clock=self.clock,
                                       week_ending=week_ending, resend=resend, dry_run=dry_run, stopping=stopping)
 
@@ -229,6 +258,10 @@ async def check_url(config: Config, url: str, kind: str = "auto", *, fetcher: Fe
                     robots: bool = True) -> CheckReport:
     """Fetch and extract ``url`` (and the feed a page links, on the same host), storing nothing; the
     verdict is the one a fetch of ``url`` as a new source would reach (see :mod:`monitor.checking`)."""
+    from ..extract import extract
+    from ..fetch import Fetcher
+    from .ingest import user_agent
+
     own = fetcher is None
     fetcher = fetcher or Fetcher(config.fetch, user_agent=user_agent(config))
     readings: list[Reading] = []

@@ -31,14 +31,12 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import __version__, workers
+from .. import __version__
 from ..config import Config, SourceConfig
 from ..detect import check_post_count, needs_full_sweep, post_write, run_writes
 from ..errors import MonitorError, NoPostsFound, RateLimited, SourceError
-from ..extract import extract, merge, post_identity
-from ..fetch import Fetcher
 from ..models import (
     Decision,
     Page,
@@ -50,15 +48,17 @@ from ..models import (
     SourceState,
     StoredPost,
 )
-from ..schedule import is_due
+from ..schedule import Clock, is_due, utcnow
 from ..storage import Storage
 from ..urls import normalize_url, same_host
-from ..workers import ParsePool, default_parse_workers
+
+if TYPE_CHECKING:  # imported where used: `monitor status` and `--help` load no aiohttp, feedparser, selectolax
+    from ..fetch import Fetcher
+    from ..workers import ParsePool
 
 log = logging.getLogger("monitor")
 
 UTC = dt.UTC
-Clock = Callable[[], dt.datetime]
 
 
 
@@ -71,12 +71,10 @@ POOL_MIN_SOURCES = 8
 def wants_pool(n_sources: int, workers: int | None = None) -> int:
     """How many parse workers a run (or a service) over ``n_sources`` sources should use: none
     below POOL_MIN_SOURCES or on one core."""
+    from ..workers import default_parse_workers
+
     workers = default_parse_workers() if workers is None else workers
     return workers if n_sources >= POOL_MIN_SOURCES else 0
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(UTC)
 
 
 def user_agent(config: Config) -> str:
@@ -152,6 +150,9 @@ class Ingest:
                                                           if (st := states.get(s.name)) and st.feed_url]
         # validators of the first pages and feeds, read in one go (others are read when fetched)
         validators = self.store.http_caches(first_urls)
+        from ..fetch import Fetcher
+        from ..workers import ParsePool
+
         fetcher = self._fetcher or Fetcher(self.config.fetch, user_agent=user_agent(self.config))
         # one limit on sources in flight across concurrent runs (the service starts a batch per tick)
         if self._slots is None:
@@ -230,6 +231,7 @@ class Ingest:
             http_cache=run.http_cache, every=src.every, backoff_max=self.config.fetch.backoff_max,
             retry_after=error.retry_after if isinstance(error, RateLimited) else None, full=run.full,
             post_count=run.post_count, feed_url=run.feed_url, shrunk=run.shrunk,
+            log_retention=self.config.fetch.log_retention,
         )
         self.store.apply_run(writes)
         result = dataclasses.replace(result, next_due_at=writes.next_due_at, failures=writes.failures)
@@ -315,13 +317,20 @@ class Ingest:
                 # the page is the source of truth; a broken feed only loses content
                 run.warnings.append(f"author feed {run.feed_url} skipped: {e.reason}")
                 run.http_cache.pop(run.feed_url, None)
-        posts = merge(page_posts, feed_posts) if feed_posts else page_posts
+        posts: Sequence[PostData] = page_posts
+        if feed_posts:
+            from ..extract import merge
+
+            posts = merge(page_posts, feed_posts)
         await self._decide(run, posts)
         self._observe(run, posts)
 
     async def _extract(self, run: _Run, resp: Response, kind: str, selectors: Any) -> Page:
         """extract() off the event loop: in a worker process when the run has a pool, else in a
         thread (a huge page must not freeze the loop and every other source's deadline)."""
+        from .. import workers
+        from ..extract import extract
+
         tz = self.config.timezone
         if run.pool is None:
             return await asyncio.to_thread(extract, resp.content, url=resp.url, headers=resp.headers, tz=tz,
@@ -344,6 +353,9 @@ class Ingest:
         """
         if not posts:
             return
+        from .. import workers
+        from ..extract import post_identity
+
         assert run.by_id is not None
         todo: list[tuple[PostData, str, str, StoredPost | None]] = []
         for p in posts:

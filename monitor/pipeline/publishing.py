@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from .. import digest as dg
-from .. import publish
 from ..config import Config
 from ..errors import PublishError
 from ..models import Digest, StoredPost, Version
@@ -98,6 +97,8 @@ def publish_digests(config: Config, store: Storage, *, week_ending: dt.date | No
     Raises :class:`PublishError` when files cannot be written (the previous files are then left
     as they were and nothing is recorded).
     """
+    from .. import publish  # jinja2, feedgen, nh3: only the commands that publish load them
+
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     cal, tz = config.calendar, config.timezone
