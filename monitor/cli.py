@@ -342,6 +342,16 @@ def _print_explanations(report: CheckReport, config: Config) -> None:
 # -- digest / run / demo --------------------------------------------------------------------
 
 
+def _week_ending(value: str | None) -> dt.date | None:
+    """``--week-ending YYYY-MM-DD`` as a date (any day of the wanted week)."""
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected YYYY-MM-DD, got {value!r}", param_hint="--week-ending") from None
+
+
 @cli.command()
 @click.option("--week-ending", default=None, metavar="YYYY-MM-DD",
               help="Build the week ending on this date [default: the last complete week].")
@@ -356,13 +366,7 @@ def digest(config: Config, week_ending: str | None, all_weeks: bool, lead_url: s
 
     Prints each file written. A week with no posts builds nothing and says so.
     """
-    week = None
-    if week_ending:
-        try:
-            week = dt.date.fromisoformat(week_ending)
-        except ValueError:
-            raise click.BadParameter(f"expected YYYY-MM-DD, got {week_ending!r}",
-                                     param_hint="--week-ending") from None
+    week = _week_ending(week_ending)
     if week and all_weeks:
         raise click.UsageError("--week-ending and --all cannot be used together")
     try:
@@ -401,13 +405,7 @@ def deliver(config: Config, week_ending: str | None, resend: bool, dry_run: bool
     """
     import asyncio
 
-    week = None
-    if week_ending:
-        try:
-            week = dt.date.fromisoformat(week_ending)
-        except ValueError:
-            raise click.BadParameter(f"expected YYYY-MM-DD, got {week_ending!r}",
-                                     param_hint="--week-ending") from None
+    week = _week_ending(week_ending)
     if config.deliver.email is None and not config.deliver.notify:
         _fail("nothing to deliver to: add deliver.email or deliver.notify to the config", 2)
     if dry_run and out_dir is None:
