@@ -334,8 +334,9 @@ def run_writes(result: SourceResult, state: SourceState | None, *, started: dt.d
     """Everything a source run writes, every value final: a failed run writes no posts and no
     validators (nothing half-read is stored) and backs off; a run that read every page without
     error is the new full sweep; what a run did not see (post count, feed) keeps its stored value.
-    ``log_retention`` (seconds): the run log keeps that much history; older rows of the source
-    are deleted in the run's transaction, so the log stays bounded without a separate job.
+    ``log_retention`` (seconds): the run log keeps that much history (and at most a day more); older
+    rows of the source are deleted in the transaction of its daily full sweep (and of a failed run),
+    so the log stays bounded without a separate job and a warm cycle pays nothing for it.
     """
     ok = result.status != "error"
     failures = 0 if ok else (state.failures if state else 0) + 1
@@ -357,5 +358,8 @@ def run_writes(result: SourceResult, state: SourceState | None, *, started: dt.d
         feed_url=feed_url if feed_url is not None else (state.feed_url if state else None),
         last_full_at=finished if ok and full else (state.last_full_at if state else None),
         shrunk=shrunk,
-        prune_log_before=finished - dt.timedelta(seconds=log_retention) if log_retention else None,
+        # pruned by the daily full sweep and by failed runs, not by every run (a warm cycle of 304s
+        # pays nothing): the log keeps log_retention of history, and at most a day more
+        prune_log_before=(finished - dt.timedelta(seconds=log_retention)
+                          if log_retention and (full or not ok) else None),
     )

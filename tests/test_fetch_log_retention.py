@@ -58,11 +58,15 @@ def test_retention_defaults_to_30_days_and_is_validated(tmp_path):
 # -- the rule (pipeline) and the write (storage) ----------------------------------------------------
 
 
-def test_the_pipeline_passes_the_cutoff_with_each_run():
+def test_the_pipeline_passes_the_cutoff_with_each_full_sweep_and_failed_run():
     w = run_writes(SourceResult("a", "ok"), None, started=T0, finished=T0 + dt.timedelta(seconds=3), posts=[],
-                   http_cache={}, every=3600, backoff_max=86400, retry_after=None, full=False,
+                   http_cache={}, every=3600, backoff_max=86400, retry_after=None, full=True,
                    post_count=None, feed_url=None, shrunk=None, log_retention=7 * 86400)
     assert w.prune_log_before == T0 + dt.timedelta(seconds=3) - dt.timedelta(days=7)
+    warm = run_writes(SourceResult("a", "not_modified"), None, started=T0, finished=T0, posts=[],
+                      http_cache={}, every=3600, backoff_max=86400, retry_after=None, full=False,
+                      post_count=None, feed_url=None, shrunk=None, log_retention=7 * 86400)
+    assert warm.prune_log_before is None  # an ordinary run between sweeps pays nothing for the log
     failed = run_writes(SourceResult("a", "error", error="x"), None, started=T0, finished=T0, posts=[],
                         http_cache={}, every=3600, backoff_max=86400, retry_after=None, full=False,
                         post_count=None, feed_url=None, shrunk=None, log_retention=86400)
@@ -127,6 +131,7 @@ def test_hourly_runs_over_ten_days_keep_three_days_of_log(tmp_path):
             last = T0 + 234 * HOUR
             for s in config.sources:
                 times = _log_times(store, s.name)
-                assert times[0] >= last - dt.timedelta(days=3) and times[-1] == last
-                assert len(times) == 13  # 72 h / 6 h + the cutoff's own run
+                # 3 days of history, and at most the day since the last full sweep more
+                assert times[0] >= last - dt.timedelta(days=4) and times[-1] == last
+                assert 13 <= len(times) <= 17  # 72 h / 6 h + the cutoff's own run, + up to 4 runs of a day
             assert posts >= 20 and store.count_posts() == posts  # posts are never pruned

@@ -266,12 +266,16 @@ class Ingest:
         src = run.source
         kind = "feed" if src.type == "feed" else ("html" if src.type == "html" else "auto")
         url: str | None = src.url
-        visited: set[str] = set()
+        visited: set[str] = set()  # the pages read, normalized once a second page is in sight
         page_posts: list[PostData] = []
         first: Page | None = None
-        # a page already read, under any spelling of its URL (a loop back), is never read again
-        while url and run.pages < src.max_pages and normalize_url(url) not in visited:
-            visited.add(normalize_url(url))
+        while url and run.pages < src.max_pages:
+            if run.pages:  # a next page: never one already read, under any spelling of its URL
+                visited = visited or {normalize_url(src.url)}
+                key = normalize_url(url)
+                if key in visited:
+                    break
+                visited.add(key)
             resp = await self._get(run, fetcher, url)
             if resp is None:
                 break  # unchanged: older pages did not change either
