@@ -19,7 +19,7 @@ import click
 
 from . import __version__
 from .checking import CheckReport
-from .cli_sources import add, export_opml, import_opml, init, remove, search, sources
+from .cli_sources import add, export_opml, import_opml, init, remove, resolve_config_path, search, sources
 from .config import Config, load_config, parse_config
 from .errors import AlreadyRunning, ConfigError, MonitorError
 from .lock import DatabaseLock
@@ -46,7 +46,7 @@ def config_option(f: Callable[..., Any]) -> Callable[..., Any]:
     @click.pass_context
     @wraps(f)
     def inner(ctx: click.Context, config_path: Path | None, *args: Any, **kwargs: Any) -> Any:
-        path = config_path or ctx.obj.get("config_path") or Path("config.yaml")
+        path, _named = resolve_config_path(ctx, config_path)
         try:
             config = load_config(path)
         except ConfigError as e:

@@ -28,7 +28,7 @@ __all__ = ["add", "check_report_json", "init", "load_or_default", "print_check",
 DEFAULT_CONFIG = Path("config.yaml")
 
 
-def _config_path(ctx: click.Context, given: Path | None) -> tuple[Path, bool]:
+def resolve_config_path(ctx: click.Context, given: Path | None) -> tuple[Path, bool]:
     """The config file a command works on, and whether the user named it."""
     named = given or (ctx.obj or {}).get("config_path")
     return (Path(named), True) if named else (DEFAULT_CONFIG, False)
@@ -42,7 +42,7 @@ def path_option(f: Callable[..., Any]) -> Callable[..., Any]:
     @click.pass_context
     @wraps(f)
     def inner(ctx: click.Context, config_path: Path | None, *args: Any, **kwargs: Any) -> Any:
-        path, _ = _config_path(ctx, config_path)
+        path, _ = resolve_config_path(ctx, config_path)
         return ctx.invoke(f, path, *args, **kwargs)
 
     return inner
@@ -51,7 +51,7 @@ def path_option(f: Callable[..., Any]) -> Callable[..., Any]:
 def load_or_default(ctx: click.Context, given: Path | None) -> Config:
     """The config, or -- for a command that needs none, like ``check`` -- the defaults when there
     is no ./config.yaml. A config file the user named must exist."""
-    path, named = _config_path(ctx, given)
+    path, named = resolve_config_path(ctx, given)
     if named or path.exists():
         return load_config(path)
     return parse_config({"site": {"title": "Digest Monitor"}, "sources": []})
@@ -153,7 +153,7 @@ def init(ctx: click.Context, path: Path | None) -> None:
     """
     from .sourcelist import write_starter
 
-    path = path or _config_path(ctx, None)[0]
+    path = path or resolve_config_path(ctx, None)[0]
     try:
         write_starter(path)
     except ConfigError as e:

@@ -584,12 +584,6 @@ class Service:
         out["next_source_due"] = min(dues) if dues else None
         return out
 
-    def publish_state(self) -> dict[str, Any]:
-        """The publisher's own state for /healthz: a failing publish shows until one succeeds."""
-        retry = self._publish_retry_at
-        return {"ok": self.last_publish_error is None, "last_error": self.last_publish_error,
-                "retry_at": retry.isoformat(timespec="seconds") if retry else None}
-
 
 # -- the process ------------------------------------------------------------------------------
 

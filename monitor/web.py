@@ -39,7 +39,6 @@ from urllib.parse import quote, unquote, urlsplit
 from . import __version__
 from .config import Config
 from .report import StatusInputs, status_report
-from .storage import Storage
 
 __all__ = ["SiteServer", "content_type", "health_report", "is_loopback", "resolve_path"]
 
@@ -112,15 +111,9 @@ def resolve_path(root: Path, request_path: str) -> Path | None:
     return target
 
 
-def health_report(config: Config, inputs: StatusInputs | Storage, *,
-                  next_runs: Mapping[str, dt.datetime | None] | None = None) -> dict[str, Any]:
-    """The ``/healthz`` document: :func:`monitor.report.status_report`, the very document
-    ``monitor status --format json`` prints (same keys, same words). Given a store, its inputs are
-    read from it (``Monitor.status_inputs``)."""
-    if not isinstance(inputs, StatusInputs):
-        from .pipeline import Monitor
-
-        inputs = Monitor(config, inputs, parse_workers=0).status_inputs(next_runs=next_runs)
+def health_report(config: Config, inputs: StatusInputs) -> dict[str, Any]:
+    """The ``/healthz`` document: :func:`monitor.report.status_report` of the inputs the application
+    read (``Monitor.status_inputs``), the very document ``monitor status --format json`` prints."""
     return status_report(config.sources, inputs)
 
 

@@ -38,7 +38,7 @@ from monitor.config import parse_config
 from monitor.deliver.ledger import MAX_ATTEMPTS
 from monitor.deliver.message import build_message
 from monitor.errors import ConfigError
-from monitor.pipeline import publish_digests
+from monitor.pipeline import Monitor, publish_digests
 from monitor.pipeline.delivering import deliver_editions, edition_for
 from monitor.store import Store
 
@@ -540,11 +540,11 @@ def test_healthz_carries_the_deliveries_block_without_secrets(tmp_path, publishe
         config = make_deliver_config(tmp_path, published_db, email=email_settings(smtp.port, cert=None),
                                      notify=[f"json://127.0.0.1:{hook.port}/hook?+X-Token=tok3n-s3cret"])
         with Store.open(config.database) as store:
-            assert "deliveries" in health_report(config, store)  # configured: shown before any delivery
-            assert health_report(config, store)["deliveries"]["email"]["last"] is None
+            assert "deliveries" in health_report(config, Monitor(config, store).status_inputs())  # configured: shown before any delivery
+            assert health_report(config, Monitor(config, store).status_inputs())["deliveries"]["email"]["last"] is None
         deliver(config)
         with Store.open(config.database) as store:
-            doc = health_report(config, store)
+            doc = health_report(config, Monitor(config, store).status_inputs())
     d = doc["deliveries"]
     assert d["email"]["sent"] == 2 and [f["recipient"] for f in d["email"]["failed"]] == ["bob@example.net"]
     assert d["notify"]["sent"] == 1 and d["notify"]["last"]["state"] == "sent"
@@ -553,7 +553,7 @@ def test_healthz_carries_the_deliveries_block_without_secrets(tmp_path, publishe
     # without deliver: configured and nothing in the ledger, /healthz is as before
     plain = make_config(tmp_path / "plain")
     with seed_store(plain) as store:
-        assert "deliveries" not in health_report(plain, store)
+        assert "deliveries" not in health_report(plain, Monitor(plain, store).status_inputs())
 
 
 def test_implicit_tls_and_an_untrusted_certificate(tmp_path, published_db, cert) -> None:

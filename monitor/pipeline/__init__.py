@@ -200,9 +200,6 @@ class Monitor:
         versions = self.store.versions_of(p.id for p in found)
         return [(p, versions[p.id]) for p in found]
 
-    def count_posts(self, source: str | None = None) -> int:
-        return self.store.count_posts(source)
-
     def post_counts(self) -> dict[str, int]:
         return self.store.post_counts()
 
@@ -239,10 +236,6 @@ class Monitor:
         digests = self.store.digests()
         return StatusInputs(states, self.store.post_counts(), digests[0] if digests else None, next_runs,
                             publishing if publishing is not None else self.store.publishing(), self.deliveries())
-
-
-    def digests(self) -> list[dict[str, object]]:
-        return self.store.digests()
 
 
 def run_once(config: Config, store: Storage, names: Sequence[str] | None = None, *, due_only: bool = False,
