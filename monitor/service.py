@@ -218,7 +218,6 @@ class Service:
         self._stopping = threading.Event()  # also read by the publish thread between weeks
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitor-publish")
         self._deliver_retry_at: dt.datetime | None = None  # the ledger's earliest temporary failure
-        self.failed_deliveries = 0
 
     def _open_publisher(self) -> Publisher:
         """The publish thread's own connection to the database (WAL: a consistent snapshot)."""
@@ -478,16 +477,13 @@ class Service:
             report = await self.app.deliver(now=self.clock(), stopping=lambda: self.stopping)
         except MonitorError as e:
             log.error("could not deliver: %s", e.reason)
-            self.failed_deliveries += 1
             self._deliver_retry_at = self.clock() + dt.timedelta(seconds=60)
             return False
         except Exception as e:  # noqa: BLE001 -- logged with its traceback; retried
             log.error("internal error while delivering: %s: %s\n%s", type(e).__name__, e, traceback.format_exc())
-            self.failed_deliveries += 1
             self._deliver_retry_at = self.clock() + dt.timedelta(seconds=60)
             return False
         self._deliver_retry_at = report.next_retry
-        self.failed_deliveries += len(report.failed)
         return bool(report.ok)
 
     # -- modes ----------------------------------------------------------------------------
